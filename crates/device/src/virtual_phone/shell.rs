@@ -1,0 +1,309 @@
+//! The phone's shell: parses a command line the way `/system/bin/sh` would for the simple
+//! cases (quotes, backslash escapes, `;`, `&&`, `||`) and answers Android's commands with
+//! Android's output formats and exit codes.
+
+use cloudphone_protocol::control::TouchAction;
+
+use super::VirtualPhone;
+use crate::keycode::KeyCode;
+use crate::{Device, ShellOutput};
+
+/// How two commands are joined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Join {
+    /// `;`: run the next one regardless.
+    Always,
+    /// `&&`: run the next one if this one succeeded.
+    And,
+    /// `||`: run the next one if this one failed.
+    Or,
+}
+
+/// Splits a line into commands (each a list of words) and the joins between them.
+fn parse(line: &str) -> Result<Vec<(Join, Vec<String>)>, String> {
+    let mut commands = Vec::new();
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut join = Join::Always;
+    let mut chars = line.chars().peekable();
+    let finish = |words: &mut Vec<String>, commands: &mut Vec<(Join, Vec<String>)>, join: Join| {
+        if !words.is_empty() {
+            commands.push((join, std::mem::take(words)));
+        }
+    };
+    while let Some(ch) = chars.next() {
+        match ch {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err("syntax error: unterminated quoted string".into()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
+                            Some(c) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => return Err("syntax error: unterminated quoted string".into()),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err("syntax error: unterminated quoted string".into()),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                if let Some(c) = chars.next() {
+                    word.push(c);
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            ';' | '&' | '|' => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+                let next = match ch {
+                    ';' => Join::Always,
+                    '&' if chars.peek() == Some(&'&') => {
+                        chars.next();
+                        Join::And
+                    }
+                    '|' if chars.peek() == Some(&'|') => {
+                        chars.next();
+                        Join::Or
+                    }
+                    _ => return Err(format!("syntax error: '{ch}' is not supported here")),
+                };
+                if words.is_empty() && next != Join::Always {
+                    return Err(format!("syntax error: '{}' unexpected", if next == Join::And { "&&" } else { "||" }));
+                }
+                finish(&mut words, &mut commands, join);
+                join = next;
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    finish(&mut words, &mut commands, join);
+    Ok(commands)
+}
+
+/// Runs a whole command line.
+pub fn run(phone: &mut VirtualPhone, line: &str) -> ShellOutput {
+    let commands = match parse(line) {
+        Ok(c) => c,
+        Err(e) => return ShellOutput { exit_code: 2, stdout: String::new(), stderr: format!("sh: {e}\n") },
+    };
+    let mut out = ShellOutput::default();
+    for (join, words) in commands {
+        let skip = match join {
+            Join::Always => false,
+            Join::And => out.exit_code != 0,
+            Join::Or => out.exit_code == 0,
+        };
+        if skip {
+            continue;
+        }
+        let one = command(phone, &words);
+        out.stdout.push_str(&one.stdout);
+        out.stderr.push_str(&one.stderr);
+        out.exit_code = one.exit_code;
+    }
+    out
+}
+
+fn ok(stdout: impl Into<String>) -> ShellOutput {
+    ShellOutput { exit_code: 0, stdout: stdout.into(), stderr: String::new() }
+}
+
+fn fail(code: i32, stderr: impl Into<String>) -> ShellOutput {
+    ShellOutput { exit_code: code, stdout: String::new(), stderr: stderr.into() }
+}
+
+fn command(phone: &mut VirtualPhone, words: &[String]) -> ShellOutput {
+    let args: Vec<&str> = words.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        [] => ok(""),
+        ["getprop"] => ok(phone.properties().iter().map(|(k, v)| format!("[{k}]: [{v}]\n")).collect::<String>()),
+        ["getprop", name] => ok(format!("{}\n", phone.property(name).unwrap_or(""))),
+        ["getprop", name, default] => ok(format!("{}\n", phone.property(name).unwrap_or(default))),
+        ["getprop", ..] => fail(1, "getprop: Need 0, 1 or 2 arguments\n"),
+        ["setprop", name, value] => {
+            if phone.set_property(name, value) {
+                ok("")
+            } else {
+                fail(1, format!("Failed to set property '{name}' to '{value}'.\nSee dmesg for error reason.\n"))
+            }
+        }
+        ["setprop", ..] => fail(1, "setprop: Need 2 arguments\n"),
+        ["echo", "-n", rest @ ..] => ok(rest.join(" ")),
+        ["echo", rest @ ..] => ok(format!("{}\n", rest.join(" "))),
+        ["wm", "size"] => {
+            let (w, h) = phone.screen_size();
+            ok(format!("Physical size: {w}x{h}\n"))
+        }
+        ["wm", "density"] => ok(format!("Physical density: {}\n", phone.density())),
+        ["wm", ..] => fail(1, "usage: wm [size|density]\n"),
+        ["input", rest @ ..] => input(phone, rest),
+        ["true"] => ok(""),
+        ["false"] => fail(1, ""),
+        [name, ..] => fail(127, format!("sh: {name}: not found\n")),
+    }
+}
+
+const INPUT_USAGE: &str = "Usage: input [<source>] <command> [<arg>...]\n\n\
+The commands and default sources are:\n      \
+text <string> (Default: touchscreen)\n      \
+keyevent [--longpress|--doubletap] <key code number or name> ... (Default: keyboard)\n      \
+tap <x> <y> (Default: touchscreen)\n      \
+swipe <x1> <y1> <x2> <y2> [duration(ms)] (Default: touchscreen)\n";
+
+fn input(phone: &mut VirtualPhone, args: &[&str]) -> ShellOutput {
+    let num = |s: &str| s.parse::<f32>().ok().filter(|v| v.is_finite());
+    match args {
+        ["tap", x, y] => match (num(x), num(y)) {
+            (Some(x), Some(y)) => {
+                phone.touch(TouchAction::Down, 0, x, y);
+                phone.touch(TouchAction::Up, 0, x, y);
+                ok("")
+            }
+            _ => fail(1, format!("Error: Invalid arguments for command: tap\n{INPUT_USAGE}")),
+        },
+        ["swipe", x1, y1, x2, y2, rest @ ..] if rest.len() <= 1 => {
+            match (num(x1), num(y1), num(x2), num(y2), rest.first().map(|d| d.parse::<u32>().is_ok()).unwrap_or(true)) {
+                (Some(x1), Some(y1), Some(x2), Some(y2), true) => {
+                    const STEPS: usize = 10;
+                    phone.touch(TouchAction::Down, 0, x1, y1);
+                    for i in 1..=STEPS {
+                        let t = i as f32 / STEPS as f32;
+                        phone.touch(TouchAction::Move, 0, x1 + (x2 - x1) * t, y1 + (y2 - y1) * t);
+                    }
+                    phone.touch(TouchAction::Up, 0, x2, y2);
+                    ok("")
+                }
+                _ => fail(1, format!("Error: Invalid arguments for command: swipe\n{INPUT_USAGE}")),
+            }
+        }
+        ["keyevent", keys @ ..] if !keys.is_empty() => {
+            let keys: Vec<&str> = keys.iter().copied().filter(|k| !k.starts_with("--")).collect();
+            let mut codes = Vec::new();
+            for k in &keys {
+                match KeyCode::parse(k) {
+                    Some(code) => codes.push(code),
+                    None => return fail(1, format!("Error: Unknown keycode: {k}\n")),
+                }
+            }
+            for code in codes {
+                phone.key(code);
+            }
+            ok("")
+        }
+        // `input text` takes one argument; `%s` stands for a space, as on Android.
+        ["text", text] => {
+            phone.type_text(&text.replace("%s", " "));
+            ok("")
+        }
+        _ => fail(1, INPUT_USAGE),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::virtual_phone::{App, Screen};
+
+    fn sh(phone: &mut VirtualPhone, line: &str) -> ShellOutput {
+        run(phone, line)
+    }
+
+    #[test]
+    fn getprop_formats() {
+        let mut p = VirtualPhone::factory("s1");
+        assert_eq!(sh(&mut p, "getprop ro.product.model").stdout, "Pixel 7\n");
+        assert_eq!(sh(&mut p, "getprop no.such.prop").stdout, "\n");
+        assert_eq!(sh(&mut p, "getprop no.such.prop fallback").stdout, "fallback\n");
+        let all = sh(&mut p, "getprop").stdout;
+        assert!(all.contains("[ro.product.model]: [Pixel 7]\n"), "{all}");
+        let keys: Vec<&str> = all.lines().collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted, "getprop lists properties sorted by name");
+    }
+
+    #[test]
+    fn setprop_rules() {
+        let mut p = VirtualPhone::factory("s2");
+        let out = sh(&mut p, "setprop persist.sys.timezone Asia/Shanghai && getprop persist.sys.timezone");
+        assert_eq!(out, ShellOutput { exit_code: 0, stdout: "Asia/Shanghai\n".into(), stderr: String::new() });
+        let ro = sh(&mut p, "setprop ro.product.model X");
+        assert_eq!(ro.exit_code, 1);
+        assert_eq!(ro.stderr, "Failed to set property 'ro.product.model' to 'X'.\nSee dmesg for error reason.\n");
+        assert_eq!(sh(&mut p, "setprop only_one").exit_code, 1);
+    }
+
+    #[test]
+    fn quoting_and_chaining() {
+        let mut p = VirtualPhone::factory("s3");
+        assert_eq!(sh(&mut p, "echo 'a  b' \"c\\\"d\" e\\ f").stdout, "a  b c\"d e f\n");
+        assert_eq!(sh(&mut p, "echo one; echo two").stdout, "one\ntwo\n");
+        assert_eq!(sh(&mut p, "false && echo no").stdout, "");
+        assert_eq!(sh(&mut p, "false || echo yes").stdout, "yes\n");
+        assert_eq!(sh(&mut p, "echo -n x").stdout, "x");
+        let bad = sh(&mut p, "echo 'open");
+        assert_eq!(bad.exit_code, 2);
+        assert!(bad.stderr.starts_with("sh: syntax error"));
+        assert_eq!(sh(&mut p, "echo a | cat").exit_code, 2);
+    }
+
+    #[test]
+    fn unknown_command_is_127() {
+        let mut p = VirtualPhone::factory("s4");
+        let out = sh(&mut p, "frobnicate --now");
+        assert_eq!(out, ShellOutput { exit_code: 127, stdout: String::new(), stderr: "sh: frobnicate: not found\n".into() });
+    }
+
+    #[test]
+    fn wm_and_input() {
+        let mut p = VirtualPhone::factory("s5");
+        assert_eq!(sh(&mut p, "wm size").stdout, "Physical size: 720x1280\n");
+        assert_eq!(sh(&mut p, "wm density").stdout, "Physical density: 320\n");
+        let (x, y) = super::super::ui::icon_center(App::Notes, 720.0, 1280.0);
+        assert_eq!(sh(&mut p, &format!("input tap {x} {y}")).exit_code, 0);
+        assert_eq!(p.screen(), Screen::App(App::Notes));
+        sh(&mut p, "input text hello%sworld");
+        assert_eq!(p.notes(), "hello world");
+        assert_eq!(sh(&mut p, "input keyevent KEYCODE_BACK").exit_code, 0);
+        assert_eq!(p.screen(), Screen::Launcher);
+        let bad = sh(&mut p, "input keyevent KEYCODE_NOPE");
+        assert_eq!((bad.exit_code, bad.stderr.as_str()), (1, "Error: Unknown keycode: KEYCODE_NOPE\n"));
+        assert_eq!(sh(&mut p, "input tap x 1").exit_code, 1);
+        assert_eq!(sh(&mut p, "input").exit_code, 1);
+        sh(&mut p, &format!("input tap {x} {y}"));
+        sh(&mut p, "input keyevent 3");
+        assert_eq!(p.screen(), Screen::Launcher);
+        sh(&mut p, "input swipe 100 600 600 600 200");
+        assert_eq!(p.screen(), Screen::Launcher, "a swipe is not a tap");
+    }
+}

@@ -1,0 +1,258 @@
+//! What the phone's screen shows and where taps land. Layout lives here once: [`draw`] and
+//! [`hit_test`] both derive their rectangles from [`Layout`], so the picture and the touch
+//! targets cannot disagree.
+
+use std::collections::BTreeMap;
+
+use crate::keycode::KeyCode;
+use crate::render::{Canvas, Rgb, Weight};
+
+use super::Screen;
+
+/// The built-in apps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum App {
+    /// Settings, opened on "About phone": the phone's identity.
+    Settings,
+    /// Notes: a text field receiving text input.
+    Notes,
+    /// Touch test: draws every touch point (like Android's pointer location option).
+    Touch,
+}
+
+impl App {
+    /// The apps on the launcher, in order.
+    pub const ALL: &'static [App] = &[App::Settings, App::Notes, App::Touch];
+
+    /// The label under the icon.
+    pub fn label(self) -> &'static str {
+        match self {
+            App::Settings => "Settings",
+            App::Notes => "Notes",
+            App::Touch => "Touch",
+        }
+    }
+
+    /// The Android package name of the built-in app.
+    pub fn package(self) -> &'static str {
+        match self {
+            App::Settings => "com.android.settings",
+            App::Notes => "com.cloudphone.notes",
+            App::Touch => "com.cloudphone.touchtest",
+        }
+    }
+
+    fn color(self) -> Rgb {
+        match self {
+            App::Settings => Rgb(0x45, 0x5a, 0x64),
+            App::Notes => Rgb(0xf9, 0xa8, 0x25),
+            App::Touch => Rgb(0x7e, 0x57, 0xc2),
+        }
+    }
+
+    fn glyph(self) -> &'static str {
+        match self {
+            App::Settings => "⚙",
+            App::Notes => "✎",
+            App::Touch => "☝",
+        }
+    }
+}
+
+/// Everything the screen shows, borrowed from the phone.
+pub struct View<'a> {
+    pub width: u32,
+    pub height: u32,
+    pub screen: Screen,
+    pub clock: &'a str,
+    pub properties: &'a BTreeMap<String, String>,
+    pub notes: &'a str,
+    pub trail: &'a [(f32, f32)],
+    pub pointers: Vec<(f32, f32)>,
+    pub density: u32,
+}
+
+/// What a tap hits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// An app icon.
+    Open(App),
+    /// A navigation bar button.
+    Key(KeyCode),
+}
+
+const STATUS_BAR: f32 = 56.0;
+const NAV_BAR: f32 = 96.0;
+const TITLE_BAR: f32 = 112.0;
+const COLUMNS: usize = 4;
+const ICON_RADIUS: f32 = 60.0;
+const GRID_TOP: f32 = 180.0;
+const ROW_HEIGHT: f32 = 220.0;
+
+const NAV_KEYS: [KeyCode; 3] = [KeyCode::BACK, KeyCode::HOME, KeyCode::APP_SWITCH];
+
+/// The centre of an app's launcher icon on a `width x height` screen.
+pub fn icon_center(app: App, width: f32, _height: f32) -> (f32, f32) {
+    let index = App::ALL.iter().position(|a| *a == app).expect("every app is on the launcher");
+    let cell = width / COLUMNS as f32;
+    let col = index % COLUMNS;
+    let row = index / COLUMNS;
+    (cell * (col as f32 + 0.5), GRID_TOP + ROW_HEIGHT * row as f32 + ICON_RADIUS)
+}
+
+/// The centre of nav bar button `i` (back, home, recents).
+fn nav_center(i: usize, width: f32, height: f32) -> (f32, f32) {
+    (width * (0.25 + 0.25 * i as f32), height - NAV_BAR / 2.0)
+}
+
+/// What a tap at (x, y) hits on `screen`.
+pub fn hit_test(screen: Screen, width: f32, height: f32, x: f32, y: f32) -> Option<Target> {
+    if y >= height - NAV_BAR {
+        let i = ((x / width) * 4.0 - 1.0).round().clamp(0.0, 2.0) as usize;
+        let (cx, _) = nav_center(i, width, height);
+        return ((x - cx).abs() <= width / 8.0).then_some(Target::Key(NAV_KEYS[i]));
+    }
+    if screen != Screen::Launcher {
+        return None;
+    }
+    App::ALL.iter().copied().find_map(|app| {
+        let (cx, cy) = icon_center(app, width, height);
+        let d = ((x - cx).powi(2) + (y - cy).powi(2)).sqrt();
+        (d <= ICON_RADIUS * 1.2).then_some(Target::Open(app))
+    })
+}
+
+const WHITE: Rgb = Rgb(255, 255, 255);
+const TEXT: Rgb = Rgb(0x21, 0x21, 0x21);
+const MUTED: Rgb = Rgb(0x75, 0x75, 0x75);
+
+/// Draws the whole screen; returns tightly packed RGBA.
+pub fn draw(view: &View) -> Vec<u8> {
+    let (w, h) = (view.width as f32, view.height as f32);
+    let background = match view.screen {
+        Screen::Launcher => Rgb(0x0d, 0x47, 0xa1),
+        Screen::App(_) => Rgb(0xfa, 0xfa, 0xfa),
+    };
+    let mut c = Canvas::new(view.width, view.height, background);
+    match view.screen {
+        Screen::Launcher => launcher(&mut c),
+        Screen::App(App::Settings) => settings(&mut c, view),
+        Screen::App(App::Notes) => notes(&mut c, view),
+        Screen::App(App::Touch) => touch(&mut c, view),
+    }
+    // Status bar: clock on the left, battery on the right.
+    c.rect(0.0, 0.0, w, STATUS_BAR, Rgb(0x00, 0x00, 0x00));
+    c.text(view.clock, 24.0, 40.0, 28.0, Weight::Bold, WHITE);
+    c.text("100%", w - 100.0, 40.0, 26.0, Weight::Regular, WHITE);
+    // Navigation bar: back triangle, home circle, recents square.
+    c.rect(0.0, h - NAV_BAR, w, NAV_BAR, Rgb(0x00, 0x00, 0x00));
+    let (bx, by) = nav_center(0, w, h);
+    c.polygon_outline(&[(bx + 14.0, by - 18.0), (bx + 14.0, by + 18.0), (bx - 18.0, by)], 4.0, WHITE);
+    let (hx, hy) = nav_center(1, w, h);
+    c.circle(hx, hy, 20.0, WHITE);
+    c.circle(hx, hy, 15.0, Rgb(0, 0, 0));
+    let (rx, ry) = nav_center(2, w, h);
+    c.polygon_outline(&[(rx - 16.0, ry - 16.0), (rx + 16.0, ry - 16.0), (rx + 16.0, ry + 16.0), (rx - 16.0, ry + 16.0)], 4.0, WHITE);
+    c.into_rgba()
+}
+
+fn launcher(c: &mut Canvas) {
+    let (w, h) = (c.width(), c.height());
+    for app in App::ALL {
+        let (cx, cy) = icon_center(*app, w, h);
+        c.circle(cx, cy, ICON_RADIUS, app.color());
+        c.text_centered(app.glyph(), cx, cy + 22.0, 60.0, Weight::Regular, WHITE);
+        c.text_centered(app.label(), cx, cy + ICON_RADIUS + 44.0, 28.0, Weight::Regular, WHITE);
+    }
+}
+
+fn title_bar(c: &mut Canvas, title: &str, color: Rgb) {
+    let w = c.width();
+    c.rect(0.0, STATUS_BAR, w, TITLE_BAR, color);
+    c.text(title, 32.0, STATUS_BAR + 72.0, 40.0, Weight::Bold, WHITE);
+}
+
+fn settings(c: &mut Canvas, view: &View) {
+    title_bar(c, "About phone", App::Settings.color());
+    let prop = |k: &str| view.properties.get(k).cloned().unwrap_or_else(|| "unknown".into());
+    let rows = [
+        ("Device name", format!("{} {}", prop("ro.product.manufacturer"), prop("ro.product.model"))),
+        ("Model", prop("ro.product.model")),
+        ("Brand", prop("ro.product.brand")),
+        ("Android version", prop("ro.build.version.release")),
+        ("Build number", prop("ro.build.display.id")),
+        ("Serial number", prop("ro.serialno")),
+        ("Language", prop("persist.sys.locale")),
+        ("Time zone", prop("persist.sys.timezone")),
+        ("Screen", format!("{}x{} @ {} dpi", view.width, view.height, view.density)),
+    ];
+    let mut y = STATUS_BAR + TITLE_BAR + 24.0;
+    for (label, value) in rows {
+        c.text(label, 32.0, y + 36.0, 30.0, Weight::Bold, TEXT);
+        c.text(&value, 32.0, y + 76.0, 28.0, Weight::Regular, MUTED);
+        c.rect(32.0, y + 100.0, c.width() - 64.0, 1.0, Rgb(0xe0, 0xe0, 0xe0));
+        y += 108.0;
+    }
+}
+
+fn notes(c: &mut Canvas, view: &View) {
+    title_bar(c, "Notes", App::Notes.color());
+    let (w, h) = (c.width(), c.height());
+    let top = STATUS_BAR + TITLE_BAR + 24.0;
+    c.round_rect(24.0, top, w - 48.0, h - top - NAV_BAR - 24.0, 12.0, WHITE);
+    if view.notes.is_empty() {
+        c.text("Type or paste text here", 48.0, top + 52.0, 30.0, Weight::Regular, Rgb(0xbd, 0xbd, 0xbd));
+    }
+    let lines = Canvas::wrap(view.notes, 30.0, w - 96.0);
+    let mut baseline = top + 52.0;
+    let last = lines.len().saturating_sub(1);
+    for (i, line) in lines.iter().enumerate() {
+        c.text(line, 48.0, baseline, 30.0, Weight::Regular, TEXT);
+        if i == last {
+            // The caret after the last character.
+            let x = 48.0 + Canvas::text_width(line, 30.0, Weight::Regular) + 2.0;
+            c.rect(x, baseline - 28.0, 3.0, 36.0, Rgb(0x19, 0x76, 0xd2));
+        }
+        baseline += 42.0;
+    }
+}
+
+fn touch(c: &mut Canvas, view: &View) {
+    title_bar(c, "Touch test", App::Touch.color());
+    let status = match view.pointers.as_slice() {
+        [] => "Touch the screen".to_string(),
+        [(x, y)] => format!("1 pointer at {x:.0}, {y:.0}"),
+        many => format!("{} pointers", many.len()),
+    };
+    c.text(&status, 32.0, STATUS_BAR + TITLE_BAR + 56.0, 30.0, Weight::Regular, TEXT);
+    for (x, y) in view.trail {
+        c.circle(*x, *y, 6.0, Rgb(0x9e, 0x9e, 0xff));
+    }
+    for (x, y) in &view.pointers {
+        c.circle(*x, *y, 40.0, Rgb(0x7e, 0x57, 0xc2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_icon_hits_its_own_app() {
+        for app in App::ALL {
+            let (x, y) = icon_center(*app, 720.0, 1280.0);
+            assert_eq!(hit_test(Screen::Launcher, 720.0, 1280.0, x, y), Some(Target::Open(*app)));
+            assert_eq!(hit_test(Screen::App(App::Notes), 720.0, 1280.0, x, y), None, "icons are hidden behind apps");
+        }
+        assert_eq!(hit_test(Screen::Launcher, 720.0, 1280.0, 700.0, 900.0), None);
+    }
+
+    #[test]
+    fn nav_bar_targets() {
+        let y = 1280.0 - 40.0;
+        assert_eq!(hit_test(Screen::Launcher, 720.0, 1280.0, 180.0, y), Some(Target::Key(KeyCode::BACK)));
+        assert_eq!(hit_test(Screen::Launcher, 720.0, 1280.0, 360.0, y), Some(Target::Key(KeyCode::HOME)));
+        assert_eq!(hit_test(Screen::Launcher, 720.0, 1280.0, 540.0, y), Some(Target::Key(KeyCode::APP_SWITCH)));
+        assert_eq!(hit_test(Screen::Launcher, 720.0, 1280.0, 10.0, y), None);
+    }
+}

@@ -1,0 +1,267 @@
+//! The stream gateway: one WebRTC session (str0m, sans-IO) per viewer.
+//!
+//! Signalling is one HTTP exchange: the viewer posts an SDP offer (with its ICE candidates
+//! gathered) and gets the answer, which carries this gateway's host candidate. Then a task per
+//! session drives str0m from three inputs (UDP datagrams, the phone's encoded video, timers)
+//! and feeds it the outputs back, sending:
+//! - down: the phone's H.264 video, starting at a keyframe;
+//! - up: control messages from the `control` data channel into [`PhoneLink::deliver`], the
+//!   one gate every upstream message passes before it reaches the phone.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cloudphone_media::EncodedFrame;
+use cloudphone_protocol::control::CONTROL_CHANNEL_LABEL;
+use cloudphone_protocol::{ApiError, ControlMessage, ErrorCode};
+use str0m::change::SdpOffer;
+use str0m::channel::ChannelId;
+use str0m::format::Codec;
+use str0m::media::{MediaKind, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+use tokio::net::UdpSocket;
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
+
+/// How long a session may take from answer to connected before it is dropped.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a session needs of the phone it shows. The server implements it over the device host,
+/// with the upstream gate inside [`PhoneLink::deliver`].
+pub trait PhoneLink: Send + Sync + 'static {
+    /// A new receiver of the phone's encoded video.
+    fn subscribe_video(&self) -> broadcast::Receiver<Arc<EncodedFrame>>;
+    /// Asks for a keyframe of the current screen.
+    fn request_keyframe(&self);
+    /// Passes one upstream message through the gate to the phone; the error is sent back to
+    /// the viewer as an error event.
+    fn deliver(&self, message: ControlMessage) -> Result<(), ApiError>;
+}
+
+/// Why a session could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The offer is not valid SDP or cannot be answered.
+    #[error("{0}")]
+    BadOffer(String),
+    /// No UDP socket could be opened.
+    #[error("cannot open a UDP socket on {addr}: {source}")]
+    Socket {
+        /// The address tried.
+        addr: IpAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+impl From<GatewayError> for ApiError {
+    fn from(e: GatewayError) -> Self {
+        match e {
+            GatewayError::BadOffer(m) => ApiError::with_message(ErrorCode::SignallingBadOffer, m),
+            GatewayError::Socket { .. } => ApiError::with_message(ErrorCode::Internal, e.to_string()),
+        }
+    }
+}
+
+/// Creates WebRTC sessions.
+pub struct Gateway {
+    bind_ip: IpAddr,
+    crypto: Arc<str0m::config::CryptoProvider>,
+}
+
+impl Gateway {
+    /// A gateway whose sessions use UDP on `bind_ip` (also the address given to viewers).
+    pub fn new(bind_ip: IpAddr) -> Gateway {
+        Gateway { bind_ip, crypto: Arc::new(str0m::crypto::from_feature_flags()) }
+    }
+
+    /// Answers a viewer's SDP offer and starts the session. Returns the SDP answer.
+    pub async fn accept(&self, offer_sdp: &str, link: Arc<dyn PhoneLink>) -> Result<String, GatewayError> {
+        let offer = SdpOffer::from_sdp_string(offer_sdp).map_err(|e| GatewayError::BadOffer(format!("invalid SDP offer: {e}")))?;
+        let socket = UdpSocket::bind(SocketAddr::new(self.bind_ip, 0))
+            .await
+            .map_err(|source| GatewayError::Socket { addr: self.bind_ip, source })?;
+        let local = socket.local_addr().map_err(|source| GatewayError::Socket { addr: self.bind_ip, source })?;
+        let mut rtc = RtcConfig::new()
+            .set_crypto_provider(self.crypto.clone())
+            .clear_codecs()
+            .enable_h264(true)
+            .build(Instant::now());
+        let candidate = Candidate::host(local, "udp").map_err(|e| GatewayError::BadOffer(e.to_string()))?;
+        rtc.add_local_candidate(candidate);
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| GatewayError::BadOffer(format!("cannot answer the offer: {e}")))?;
+        let video = link.subscribe_video();
+        tokio::spawn(Session::new(rtc, socket, local, link, video).run());
+        Ok(answer.to_sdp_string())
+    }
+}
+
+/// One viewer's session.
+struct Session {
+    rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    link: Arc<dyn PhoneLink>,
+    video: broadcast::Receiver<Arc<EncodedFrame>>,
+    video_mid: Option<Mid>,
+    control: Option<ChannelId>,
+    connected: bool,
+    /// Deltas are useless until the viewer has a keyframe; skip them until one comes.
+    awaiting_keyframe: bool,
+    started: Instant,
+}
+
+impl Session {
+    fn new(
+        rtc: Rtc,
+        socket: UdpSocket,
+        local: SocketAddr,
+        link: Arc<dyn PhoneLink>,
+        video: broadcast::Receiver<Arc<EncodedFrame>>,
+    ) -> Session {
+        Session {
+            rtc,
+            socket,
+            local,
+            link,
+            video,
+            video_mid: None,
+            control: None,
+            connected: false,
+            awaiting_keyframe: true,
+            started: Instant::now(),
+        }
+    }
+
+    async fn run(mut self) {
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let deadline = match self.drain().await {
+                Some(deadline) => deadline,
+                None => break,
+            };
+            if !self.connected && self.started.elapsed() > CONNECT_TIMEOUT {
+                tracing::info!("viewer did not connect in time");
+                break;
+            }
+            let input = tokio::select! {
+                received = self.socket.recv_from(&mut buf) => match received {
+                    Ok((n, source)) => match buf[..n].try_into() {
+                        Ok(contents) => Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination: self.local, contents }),
+                        // Not a datagram str0m understands (stray traffic): ignore it.
+                        Err(_) => continue,
+                    },
+                    Err(e) => {
+                        tracing::warn!(error = %e, "UDP receive failed");
+                        continue;
+                    }
+                },
+                frame = self.video.recv() => {
+                    match frame {
+                        Ok(frame) => self.send_video(&frame),
+                        Err(RecvError::Lagged(skipped)) => {
+                            tracing::debug!(skipped, "viewer fell behind; waiting for a keyframe");
+                            self.awaiting_keyframe = true;
+                            self.link.request_keyframe();
+                        }
+                        Err(RecvError::Closed) => break,
+                    }
+                    continue;
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => Input::Timeout(Instant::now()),
+            };
+            if let Err(e) = self.rtc.handle_input(input) {
+                tracing::warn!(error = %e, "session input failed; closing");
+                break;
+            }
+        }
+        self.rtc.disconnect();
+        tracing::info!("viewer session ended");
+    }
+
+    /// Sends everything str0m wants sent and handles its events. Returns when str0m next needs
+    /// time, or `None` when the session is over.
+    async fn drain(&mut self) -> Option<Instant> {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(at)) => return Some(at),
+                Ok(Output::Transmit(t)) => {
+                    if let Err(e) = self.socket.send_to(&t.contents, t.destination).await {
+                        tracing::debug!(error = %e, to = %t.destination, "UDP send failed");
+                    }
+                }
+                Ok(Output::Event(event)) => {
+                    if !self.on_event(event) {
+                        return None;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "session failed");
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Handles one event; `false` ends the session.
+    fn on_event(&mut self, event: Event) -> bool {
+        match event {
+            Event::Connected => {
+                self.connected = true;
+                self.awaiting_keyframe = true;
+                self.link.request_keyframe();
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) | Event::Closed => return false,
+            Event::MediaAdded(m) if m.kind == MediaKind::Video => self.video_mid = Some(m.mid),
+            Event::KeyframeRequest(_) => self.link.request_keyframe(),
+            Event::ChannelOpen(id, label) if label == CONTROL_CHANNEL_LABEL => self.control = Some(id),
+            Event::ChannelData(data) if Some(data.id) == self.control => {
+                let outcome = ControlMessage::parse(&data.data)
+                    .map_err(|e| ApiError::with_message(ErrorCode::ControlInvalidMessage, e))
+                    .and_then(|message| self.link.deliver(message));
+                if let Err(e) = outcome {
+                    self.send_error(&e);
+                }
+            }
+            _ => {}
+        }
+        true
+    }
+
+    fn send_error(&mut self, error: &ApiError) {
+        let Some(mut channel) = self.control.and_then(|id| self.rtc.channel(id)) else { return };
+        let event = serde_json::json!({"type": "error", "code": error.code.code(), "message": error.message});
+        let _ = channel.write(false, event.to_string().as_bytes());
+    }
+
+    fn send_video(&mut self, frame: &EncodedFrame) {
+        if !self.connected {
+            return;
+        }
+        if self.awaiting_keyframe && !frame.keyframe {
+            return;
+        }
+        let Some(mid) = self.video_mid else { return };
+        let Some(writer) = self.rtc.writer(mid) else { return };
+        // Prefer Constrained Baseline in packetization mode 1: exactly what openh264 makes.
+        let pt = writer
+            .payload_params()
+            .filter(|p| p.spec().codec == Codec::H264 && p.spec().format.packetization_mode == Some(1))
+            .max_by_key(|p| p.spec().format.profile_level_id == Some(0x42e01f))
+            .map(|p| p.pt());
+        let Some(pt) = pt else {
+            tracing::warn!("viewer negotiated no usable H.264");
+            return;
+        };
+        let rtp_time = MediaTime::from_90khz(frame.timestamp_us * 9 / 100);
+        match writer.write(pt, Instant::now(), rtp_time, frame.data.clone()) {
+            Ok(()) => self.awaiting_keyframe = false,
+            Err(e) => tracing::debug!(error = %e, "video write failed"),
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! The device host: runs phones, keeps their state on disk, and turns their screens into one
+//! H.264 stream per phone that every viewer shares.
+//!
+//! Each running phone is a [`Phone`]: the device behind a mutex, a clock ticker, and an
+//! encoder thread. Every change goes through [`Phone`]'s methods, which publish the new picture
+//! (if the screen changed) and persist the state (if it changed) before they return.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use cloudphone_device::{Device, Frame, PhoneState, ShellOutput, VirtualPhone};
+use cloudphone_media::{EncodedFrame, EncoderSettings, VideoEncoder};
+use cloudphone_protocol::ControlMessage;
+use tokio::sync::broadcast;
+
+pub use cloudphone_device::DeviceError;
+
+/// How often a phone's clock is advanced.
+const TICK: Duration = Duration::from_millis(250);
+/// Encoded frames buffered per viewer before a slow one skips to the next keyframe.
+const VIDEO_BUFFER: usize = 32;
+
+/// Why a host operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// No phone with this id runs on this host.
+    #[error("no phone {0} on this host")]
+    NotRunning(String),
+    /// Reading or writing the phone's files failed.
+    #[error("phone storage at {path}: {source}")]
+    Storage {
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The persisted state is not readable.
+    #[error("phone state at {path} is corrupt: {source}")]
+    CorruptState {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: serde_json::Error,
+    },
+}
+
+/// Commands for a phone's encoder thread.
+enum EncoderCommand {
+    Frame(Arc<Frame>),
+    Keyframe,
+    Stop,
+}
+
+/// A running phone.
+pub struct Phone {
+    id: String,
+    state_path: PathBuf,
+    device: Mutex<Box<dyn Device>>,
+    saved_version: AtomicU64,
+    video: broadcast::Sender<Arc<EncodedFrame>>,
+    encoder: mpsc::Sender<EncoderCommand>,
+    ticker: tokio::task::JoinHandle<()>,
+}
+
+impl Phone {
+    /// The phone's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn device(&self) -> std::sync::MutexGuard<'_, Box<dyn Device>> {
+        // A panic while holding the lock would be a bug in the device model; the state it
+        // left is still the best we have, so keep serving it.
+        self.device.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs a shell command line.
+    pub fn shell(&self, line: &str) -> Result<ShellOutput, HostError> {
+        let out = self.device().shell(line);
+        self.settle()?;
+        Ok(out)
+    }
+
+    /// Delivers one viewer input.
+    pub fn inject(&self, message: &ControlMessage) -> Result<(), DeviceError> {
+        let result = self.device().inject(message);
+        if let Err(e) = self.settle() {
+            tracing::error!(phone = %self.id, error = %e, "could not persist phone state");
+        }
+        result
+    }
+
+    /// The current screen as a picture.
+    pub fn screenshot(&self) -> Frame {
+        self.device().screenshot()
+    }
+
+    /// The screen size in pixels.
+    pub fn screen_size(&self) -> (u32, u32) {
+        self.device().screen_size()
+    }
+
+    /// Subscribes to the phone's encoded video. Call [`Phone::request_keyframe`] once ready
+    /// to receive, so the stream starts with a picture the viewer can decode.
+    pub fn subscribe_video(&self) -> broadcast::Receiver<Arc<EncodedFrame>> {
+        self.video.subscribe()
+    }
+
+    /// Asks the encoder for a keyframe of the current screen now.
+    pub fn request_keyframe(&self) {
+        let _ = self.encoder.send(EncoderCommand::Keyframe);
+    }
+
+    /// Publishes a changed picture and persists changed state.
+    fn settle(&self) -> Result<(), HostError> {
+        let (frame, state) = {
+            let mut device = self.device();
+            let frame = device.take_frame();
+            let version = device.state_version();
+            let state = (version != self.saved_version.load(Ordering::Acquire)).then(|| (version, device.persistent_state()));
+            (frame, state)
+        };
+        if let Some(frame) = frame {
+            let _ = self.encoder.send(EncoderCommand::Frame(Arc::new(frame)));
+        }
+        if let Some((version, state)) = state {
+            write_atomically(&self.state_path, &serde_json::to_vec_pretty(&state).expect("JSON value serialises"))?;
+            self.saved_version.store(version, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    fn tick(&self) {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        self.device().tick(now);
+        if let Err(e) = self.settle() {
+            tracing::error!(phone = %self.id, error = %e, "could not persist phone state");
+        }
+    }
+}
+
+impl Drop for Phone {
+    fn drop(&mut self) {
+        self.ticker.abort();
+        let _ = self.encoder.send(EncoderCommand::Stop);
+    }
+}
+
+/// Runs the encoder of one phone: coalesces pictures to the newest, encodes only while someone
+/// watches, and answers keyframe requests by re-encoding the current picture.
+fn encoder_thread(id: String, commands: mpsc::Receiver<EncoderCommand>, video: broadcast::Sender<Arc<EncodedFrame>>) {
+    let started = Instant::now();
+    let mut encoder = VideoEncoder::new(EncoderSettings::default());
+    let mut current: Option<Arc<Frame>> = None;
+    while let Ok(first) = commands.recv() {
+        let mut fresh = false;
+        let mut keyframe = false;
+        for command in std::iter::once(first).chain(commands.try_iter()) {
+            match command {
+                EncoderCommand::Frame(f) => {
+                    current = Some(f);
+                    fresh = true;
+                }
+                EncoderCommand::Keyframe => keyframe = true,
+                EncoderCommand::Stop => return,
+            }
+        }
+        if video.receiver_count() == 0 {
+            // Nobody watches: spend nothing; whoever comes next needs a keyframe anyway.
+            encoder.request_keyframe();
+            continue;
+        }
+        let Some(frame) = current.as_ref() else { continue };
+        if !fresh && !keyframe {
+            continue;
+        }
+        if keyframe {
+            encoder.request_keyframe();
+        }
+        let timestamp_us = started.elapsed().as_micros() as u64;
+        match encoder.encode(&frame.rgba, frame.width, frame.height, timestamp_us) {
+            Ok(encoded) => {
+                let _ = video.send(Arc::new(encoded));
+            }
+            Err(e) => tracing::error!(phone = %id, error = %e, "encoding failed"),
+        }
+    }
+}
+
+/// Writes a file so a crash leaves either the old or the new content, never a torn one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), HostError> {
+    let storage = |source| HostError::Storage { path: path.to_owned(), source };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(storage)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(storage)?;
+    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(storage)?;
+    std::fs::rename(&tmp, path).map_err(storage)
+}
+
+/// The phones running on this machine.
+pub struct DeviceHost {
+    dir: PathBuf,
+    phones: Mutex<HashMap<String, Arc<Phone>>>,
+}
+
+impl DeviceHost {
+    /// A host keeping phone state under `dir/phones/<id>/`.
+    pub fn new(dir: impl Into<PathBuf>) -> DeviceHost {
+        DeviceHost { dir: dir.into(), phones: Mutex::new(HashMap::new()) }
+    }
+
+    fn phone_dir(&self, id: &str) -> PathBuf {
+        self.dir.join("phones").join(id)
+    }
+
+    fn phones(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Phone>>> {
+        self.phones.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Boots the phone `id` from its saved state, or factory-new if it has none. Must be called
+    /// inside a tokio runtime (the clock ticker is a task). Booting a running phone returns it.
+    pub fn boot(&self, id: &str) -> Result<Arc<Phone>, HostError> {
+        if let Some(phone) = self.phones().get(id) {
+            return Ok(phone.clone());
+        }
+        let state_path = self.phone_dir(id).join("state.json");
+        let device = match std::fs::read(&state_path) {
+            Ok(bytes) => {
+                let state: PhoneState = serde_json::from_slice(&bytes)
+                    .map_err(|source| HostError::CorruptState { path: state_path.clone(), source })?;
+                VirtualPhone::boot(state)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => VirtualPhone::factory(id),
+            Err(source) => return Err(HostError::Storage { path: state_path, source }),
+        };
+        let (video, _) = broadcast::channel(VIDEO_BUFFER);
+        let (encoder, commands) = mpsc::channel();
+        {
+            let (id, video) = (id.to_owned(), video.clone());
+            std::thread::Builder::new()
+                .name(format!("encoder-{id}"))
+                .spawn(move || encoder_thread(id, commands, video))
+                .map_err(|source| HostError::Storage { path: self.phone_dir(""), source })?;
+        }
+        let phone = Arc::new_cyclic(|weak: &std::sync::Weak<Phone>| {
+            let weak = weak.clone();
+            let ticker = tokio::spawn(async move {
+                let mut interval = tokio::time::interval(TICK);
+                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                loop {
+                    interval.tick().await;
+                    let Some(phone) = weak.upgrade() else { return };
+                    phone.tick();
+                }
+            });
+            Phone {
+                id: id.to_owned(),
+                state_path,
+                device: Mutex::new(Box::new(device)),
+                saved_version: AtomicU64::new(u64::MAX),
+                video,
+                encoder,
+                ticker,
+            }
+        });
+        // Persist the factory state right away, so a new phone's identity is fixed on disk.
+        phone.tick();
+        self.phones().insert(id.to_owned(), phone.clone());
+        Ok(phone)
+    }
+
+    /// A running phone.
+    pub fn phone(&self, id: &str) -> Result<Arc<Phone>, HostError> {
+        self.phones().get(id).cloned().ok_or_else(|| HostError::NotRunning(id.to_owned()))
+    }
+
+    /// Stops a phone; its state stays on disk.
+    pub fn stop(&self, id: &str) -> Result<(), HostError> {
+        let phone = self.phones().remove(id).ok_or_else(|| HostError::NotRunning(id.to_owned()))?;
+        phone.settle()
+    }
+
+    /// Stops a phone if it runs and deletes everything it stored.
+    pub fn destroy(&self, id: &str) -> Result<(), HostError> {
+        self.phones().remove(id);
+        let dir = self.phone_dir(id);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(HostError::Storage { path: dir, source }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn state_survives_stop_and_a_new_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = DeviceHost::new(dir.path());
+        let phone = host.boot("cp-a").unwrap();
+        let serial = phone.shell("getprop ro.serialno").unwrap().stdout;
+        phone.shell("setprop persist.sys.locale fr-FR").unwrap();
+        host.stop("cp-a").unwrap();
+        assert!(matches!(host.phone("cp-a"), Err(HostError::NotRunning(_))));
+
+        let host = DeviceHost::new(dir.path());
+        let phone = host.boot("cp-a").unwrap();
+        assert_eq!(phone.shell("getprop ro.serialno").unwrap().stdout, serial);
+        assert_eq!(phone.shell("getprop persist.sys.locale").unwrap().stdout, "fr-FR\n");
+        host.destroy("cp-a").unwrap();
+        assert!(!dir.path().join("phones/cp-a").exists());
+    }
+
+    #[tokio::test]
+    async fn corrupt_state_is_reported_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("phones/cp-b/state.json");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"{broken").unwrap();
+        let host = DeviceHost::new(dir.path());
+        assert!(matches!(host.boot("cp-b"), Err(HostError::CorruptState { .. })));
+        assert_eq!(std::fs::read(&path).unwrap(), b"{broken");
+    }
+
+    #[tokio::test]
+    async fn viewers_get_a_keyframe_then_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = DeviceHost::new(dir.path());
+        let phone = host.boot("cp-c").unwrap();
+        let mut video = phone.subscribe_video();
+        phone.request_keyframe();
+        let first = tokio::time::timeout(Duration::from_secs(10), video.recv()).await.unwrap().unwrap();
+        assert!(first.keyframe);
+        assert_eq!((first.width, first.height), (720, 1280));
+        phone.shell("input tap 90 240").unwrap();
+        let next = tokio::time::timeout(Duration::from_secs(10), video.recv()).await.unwrap().unwrap();
+        assert!(next.timestamp_us > first.timestamp_us, "the change arrives as a new picture");
+    }
+}

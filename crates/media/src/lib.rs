@@ -1,0 +1,180 @@
+//! Video encoding for streams: RGBA screen pictures to H.264 access units (Annex B), with
+//! openh264 (Constrained Baseline, what every WebRTC browser decodes).
+//!
+//! One [`VideoEncoder`] serves every viewer of a phone: it encodes only when the screen
+//! changed or a viewer needs a keyframe, so a static screen costs no CPU and no bits.
+
+use openh264::OpenH264API;
+use openh264::encoder::{BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, UsageType};
+use openh264::formats::{RgbaSliceU8, YUVBuffer};
+
+/// One encoded picture.
+#[derive(Clone, Debug)]
+pub struct EncodedFrame {
+    /// H.264 NAL units in Annex B form (start codes), SPS/PPS included on keyframes.
+    pub data: Vec<u8>,
+    /// Whether this is an IDR picture a decoder can start from.
+    pub keyframe: bool,
+    /// Capture time in microseconds since the encoder started (drives RTP timestamps).
+    pub timestamp_us: u64,
+    /// Picture width.
+    pub width: u32,
+    /// Picture height.
+    pub height: u32,
+}
+
+/// Why encoding failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    /// The picture's size is unusable (H.264 4:2:0 needs even, non-zero sizes).
+    #[error("cannot encode a {width}x{height} picture: sizes must be even and non-zero")]
+    BadSize {
+        /// Width.
+        width: u32,
+        /// Height.
+        height: u32,
+    },
+    /// The pixel buffer does not match the size.
+    #[error("pixel buffer of {len} bytes does not hold a {width}x{height} RGBA picture")]
+    BadBuffer {
+        /// Bytes given.
+        len: usize,
+        /// Width.
+        width: u32,
+        /// Height.
+        height: u32,
+    },
+    /// openh264 reported an error.
+    #[error("H.264 encoder: {0}")]
+    Codec(String),
+}
+
+/// Encoder settings.
+#[derive(Clone, Copy, Debug)]
+pub struct EncoderSettings {
+    /// Target bitrate in bits per second.
+    pub bitrate_bps: u32,
+    /// Highest frame rate the stream is paced for.
+    pub max_fps: f32,
+}
+
+impl Default for EncoderSettings {
+    fn default() -> Self {
+        EncoderSettings { bitrate_bps: 4_000_000, max_fps: 30.0 }
+    }
+}
+
+/// An H.264 encoder that adapts to picture size changes (rotation) by starting over.
+pub struct VideoEncoder {
+    settings: EncoderSettings,
+    inner: Option<(Encoder, u32, u32)>,
+    yuv: Option<YUVBuffer>,
+    force_keyframe: bool,
+}
+
+impl VideoEncoder {
+    /// A new encoder; the first picture it encodes is a keyframe.
+    pub fn new(settings: EncoderSettings) -> Self {
+        VideoEncoder { settings, inner: None, yuv: None, force_keyframe: true }
+    }
+
+    /// Makes the next encoded picture a keyframe (a viewer joined or lost packets).
+    pub fn request_keyframe(&mut self) {
+        self.force_keyframe = true;
+    }
+
+    /// Encodes one RGBA picture taken at `timestamp_us`.
+    pub fn encode(&mut self, rgba: &[u8], width: u32, height: u32, timestamp_us: u64) -> Result<EncodedFrame, MediaError> {
+        if width == 0 || height == 0 || width % 2 != 0 || height % 2 != 0 {
+            return Err(MediaError::BadSize { width, height });
+        }
+        if rgba.len() != width as usize * height as usize * 4 {
+            return Err(MediaError::BadBuffer { len: rgba.len(), width, height });
+        }
+        if !matches!(self.inner, Some((_, w, h)) if w == width && h == height) {
+            let config = EncoderConfig::new()
+                .bitrate(BitRate::from_bps(self.settings.bitrate_bps))
+                .max_frame_rate(FrameRate::from_hz(self.settings.max_fps))
+                .usage_type(UsageType::ScreenContentRealTime)
+                // Keyframes come on request (join, loss); no periodic ones on a static screen.
+                .intra_frame_period(IntraFramePeriod::from_num_frames(0))
+                .skip_frames(false);
+            let encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
+                .map_err(|e| MediaError::Codec(e.to_string()))?;
+            self.inner = Some((encoder, width, height));
+            self.yuv = None;
+            self.force_keyframe = true;
+        }
+        let (encoder, _, _) = self.inner.as_mut().expect("set above");
+        let source = RgbaSliceU8::new(rgba, (width as usize, height as usize));
+        let yuv = match self.yuv.as_mut() {
+            Some(buf) => {
+                buf.read_rgba8(source);
+                buf
+            }
+            None => self.yuv.insert(YUVBuffer::from_rgba8_source(source)),
+        };
+        if std::mem::take(&mut self.force_keyframe) {
+            encoder.force_intra_frame();
+        }
+        let bitstream = encoder.encode(yuv).map_err(|e| MediaError::Codec(e.to_string()))?;
+        let keyframe = matches!(bitstream.frame_type(), FrameType::IDR | FrameType::I);
+        Ok(EncodedFrame { data: bitstream.to_vec(), keyframe, timestamp_us, width, height })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openh264::decoder::Decoder;
+    use openh264::formats::YUVSource;
+
+    fn picture(width: u32, height: u32, shade: u8) -> Vec<u8> {
+        (0..width * height).flat_map(|i| [shade, (i % 251) as u8, 128, 255]).collect()
+    }
+
+    /// NAL unit types present in an Annex B stream.
+    fn nal_types(data: &[u8]) -> Vec<u8> {
+        let mut types = Vec::new();
+        let mut i = 0;
+        while i + 3 < data.len() {
+            if data[i..i + 3] == [0, 0, 1] {
+                types.push(data[i + 3] & 0x1f);
+                i += 3;
+            } else {
+                i += 1;
+            }
+        }
+        types
+    }
+
+    #[test]
+    fn first_frame_is_a_decodable_keyframe_with_parameter_sets() {
+        let mut enc = VideoEncoder::new(EncoderSettings::default());
+        let frame = enc.encode(&picture(320, 240, 10), 320, 240, 0).unwrap();
+        assert!(frame.keyframe);
+        let types = nal_types(&frame.data);
+        assert!(types.contains(&7) && types.contains(&8) && types.contains(&5), "SPS, PPS, IDR in {types:?}");
+        let mut dec = Decoder::new().unwrap();
+        let yuv = dec.decode(&frame.data).unwrap().expect("a picture");
+        assert_eq!(yuv.dimensions(), (320, 240));
+    }
+
+    #[test]
+    fn keyframes_only_on_request() {
+        let mut enc = VideoEncoder::new(EncoderSettings::default());
+        assert!(enc.encode(&picture(64, 64, 1), 64, 64, 0).unwrap().keyframe);
+        assert!(!enc.encode(&picture(64, 64, 2), 64, 64, 33_000).unwrap().keyframe);
+        enc.request_keyframe();
+        assert!(enc.encode(&picture(64, 64, 3), 64, 64, 66_000).unwrap().keyframe);
+        // A new size (rotation) restarts the stream with a keyframe.
+        assert!(enc.encode(&picture(32, 64, 3), 32, 64, 99_000).unwrap().keyframe);
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        let mut enc = VideoEncoder::new(EncoderSettings::default());
+        assert!(matches!(enc.encode(&[0; 12], 3, 1, 0), Err(MediaError::BadSize { .. })));
+        assert!(matches!(enc.encode(&[0; 12], 2, 2, 0), Err(MediaError::BadBuffer { .. })));
+    }
+}

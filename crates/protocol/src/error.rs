@@ -1,0 +1,189 @@
+//! The error catalogue: every failure the platform reports to a client has one entry here.
+//!
+//! The wire form is `{"error": {"code": "<code>", "message": "<text>"}}` with the entry's HTTP
+//! status. Codes are stable strings: clients match on them, never on messages.
+//! `docs/errors.md` is generated from [`ErrorCode::ALL`] (a test keeps it in step).
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! catalogue {
+    ($( $(#[$doc:meta])* $variant:ident = ($code:literal, $status:literal, $message:literal), )*) => {
+        /// One entry of the error catalogue.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl ErrorCode {
+            /// Every entry, in catalogue order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The stable string code clients match on.
+            pub fn code(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code,)* }
+            }
+
+            /// The HTTP status this error is answered with.
+            pub fn http_status(self) -> u16 {
+                match self { $(ErrorCode::$variant => $status,)* }
+            }
+
+            /// The default human-readable message.
+            pub fn message(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $message,)* }
+            }
+
+            /// Looks an entry up by its string code.
+            pub fn from_code(code: &str) -> Option<ErrorCode> {
+                match code { $($code => Some(ErrorCode::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+catalogue! {
+    /// A required authentication header is absent.
+    AuthMissing = ("auth.missing", 401, "authentication headers X-CP-Access-Key, X-CP-Timestamp, X-CP-Nonce and X-CP-Signature are required"),
+    /// The access key is not known (or disabled).
+    AuthUnknownKey = ("auth.unknown_key", 401, "the access key is not known"),
+    /// The timestamp is malformed or outside the accepted window.
+    AuthExpiredTimestamp = ("auth.expired_timestamp", 401, "the request timestamp is outside the accepted window of 300 seconds"),
+    /// The nonce was already used inside the window.
+    AuthReplayedNonce = ("auth.replayed_nonce", 401, "the nonce was already used; every request needs a fresh one"),
+    /// The nonce is empty, too long or has characters outside the allowed set.
+    AuthInvalidNonce = ("auth.invalid_nonce", 401, "the nonce must be 1 to 64 characters of A-Z a-z 0-9 - _ ."),
+    /// The signature does not match the request.
+    AuthBadSignature = ("auth.bad_signature", 401, "the signature does not match the request"),
+    /// A session token is unknown, expired or for another phone.
+    SessionTokenInvalid = ("session.token_invalid", 401, "the session token is unknown or expired"),
+    /// The body is not valid JSON of the expected shape.
+    InvalidBody = ("request.invalid_body", 400, "the request body is not valid JSON of the expected shape"),
+    /// The body is larger than the endpoint accepts.
+    BodyTooLarge = ("request.body_too_large", 413, "the request body is larger than this endpoint accepts"),
+    /// A parameter has a value outside its allowed range.
+    InvalidParameter = ("request.invalid_parameter", 400, "a parameter has an invalid value"),
+    /// No route matches the path.
+    RouteNotFound = ("request.route_not_found", 404, "no endpoint at this path"),
+    /// The route exists but not for this HTTP method.
+    MethodNotAllowed = ("request.method_not_allowed", 405, "this endpoint does not accept this HTTP method"),
+    /// The instance does not exist (or belongs to another tenant).
+    InstanceNotFound = ("instance.not_found", 404, "the instance does not exist"),
+    /// The instance exists but is not running.
+    InstanceNotRunning = ("instance.not_running", 409, "the instance is not running"),
+    /// The shell command is empty.
+    ShellEmptyCommand = ("shell.empty_command", 400, "the shell command is empty"),
+    /// The WebRTC offer could not be accepted.
+    SignallingBadOffer = ("signalling.bad_offer", 400, "the SDP offer could not be accepted"),
+    /// A control-channel message is not valid JSON of a known type.
+    ControlInvalidMessage = ("control.invalid_message", 400, "the control message is not valid"),
+    /// The phone refused a control message (unknown key, coordinates out of range).
+    ControlRejected = ("control.rejected", 422, "the phone refused the input"),
+    /// Something failed inside the server; the message says what.
+    Internal = ("internal", 500, "internal error"),
+}
+
+/// An error as it travels on the wire: a catalogue entry plus a specific message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    /// The catalogue entry.
+    pub code: ErrorCode,
+    /// A message for humans, more specific than the catalogue's default when useful.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with the catalogue's default message.
+    pub fn new(code: ErrorCode) -> Self {
+        ApiError { code, message: code.message().to_owned() }
+    }
+
+    /// An error with a specific message.
+    pub fn with_message(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError { code, message: message.into() }
+    }
+
+    /// The JSON body `{"error": {"code", "message"}}`.
+    pub fn to_body(&self) -> ErrorBody {
+        ErrorBody { error: ErrorDetail { code: self.code.code().to_owned(), message: self.message.clone() } }
+    }
+}
+
+impl From<ErrorCode> for ApiError {
+    fn from(code: ErrorCode) -> Self {
+        ApiError::new(code)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.code(), self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// The JSON envelope of an error response.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// The error itself.
+    pub error: ErrorDetail,
+}
+
+/// The inside of [`ErrorBody`]; `code` is kept as a string so clients of an older version
+/// still read codes added later.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorDetail {
+    /// The stable string code.
+    pub code: String,
+    /// The human-readable message.
+    pub message: String,
+}
+
+/// Renders the catalogue as the Markdown of `docs/errors.md`.
+pub fn catalogue_markdown() -> String {
+    let mut out = String::from(
+        "# Error catalogue\n\n\
+         Generated from `crates/protocol/src/error.rs` (`cargo run -p cloudphone-protocol --example errors-doc`);\n\
+         a test fails when this file and the code differ.\n\n\
+         Every error response has the body `{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`.\n\
+         Match on `code`; the message is for humans and may be more specific than the one below.\n\n\
+         | code | HTTP status | meaning |\n| --- | --- | --- |\n",
+    );
+    for code in ErrorCode::ALL {
+        out.push_str(&format!("| `{}` | {} | {} |\n", code.code(), code.http_status(), code.message()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_round_trip() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.code()), "duplicate code {}", code.code());
+            assert_eq!(ErrorCode::from_code(code.code()), Some(*code));
+            assert!((400..600).contains(&code.http_status()));
+        }
+    }
+
+    #[test]
+    fn body_shape() {
+        let body = ApiError::with_message(ErrorCode::InstanceNotFound, "no instance cp-1").to_body();
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(json, serde_json::json!({"error": {"code": "instance.not_found", "message": "no instance cp-1"}}));
+    }
+
+    #[test]
+    fn docs_match_the_catalogue() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/errors.md");
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert_eq!(
+            on_disk,
+            catalogue_markdown(),
+            "docs/errors.md is stale: run `cargo run -p cloudphone-protocol --example errors-doc > docs/errors.md`"
+        );
+    }
+}

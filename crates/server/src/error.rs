@@ -1,0 +1,55 @@
+//! HTTP rendering of the error catalogue: every handler returns [`HttpError`], which becomes
+//! `{"error": {"code", "message"}}` with the catalogue's status.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use cloudphone_host::HostError;
+use cloudphone_protocol::{ApiError, ErrorCode};
+use cloudphone_store::StoreError;
+
+/// An API error on its way to the client.
+#[derive(Debug)]
+pub struct HttpError(pub ApiError);
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::error!(code = self.0.code.code(), message = %self.0.message, "request failed");
+        }
+        (status, Json(self.0.to_body())).into_response()
+    }
+}
+
+impl From<ApiError> for HttpError {
+    fn from(e: ApiError) -> Self {
+        HttpError(e)
+    }
+}
+
+impl From<ErrorCode> for HttpError {
+    fn from(code: ErrorCode) -> Self {
+        HttpError(ApiError::new(code))
+    }
+}
+
+impl From<StoreError> for HttpError {
+    fn from(e: StoreError) -> Self {
+        HttpError(ApiError::with_message(ErrorCode::Internal, format!("storage: {e}")))
+    }
+}
+
+impl From<HostError> for HttpError {
+    fn from(e: HostError) -> Self {
+        match e {
+            HostError::NotRunning(id) => {
+                HttpError(ApiError::with_message(ErrorCode::InstanceNotRunning, format!("instance {id} is not running")))
+            }
+            other => HttpError(ApiError::with_message(ErrorCode::Internal, other.to_string())),
+        }
+    }
+}
+
+/// Shorthand for handler results.
+pub type HttpResult<T> = Result<T, HttpError>;

@@ -1,0 +1,388 @@
+//! Persistent storage of tenants, access keys, used nonces, instances and session tokens.
+//!
+//! One [`Store`] over sqlx. The SQL is kept portable (no vendor extensions) so the PostgreSQL
+//! backend can share it; migrations are ordered SQL scripts applied once each and recorded in
+//! `schema_migrations`. Times are unix milliseconds (UTC).
+
+use std::path::Path;
+use std::str::FromStr;
+
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database reported an error.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed; the schema is left at the last version that applied.
+    #[error("migration {version} failed: {source}")]
+    Migration {
+        /// The migration that failed.
+        version: i64,
+        /// The error.
+        source: sqlx::Error,
+    },
+}
+
+/// Ordered schema migrations. Never edit one that has shipped: add a new one.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE tenants (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE access_keys (
+        access_key TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        secret_key TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE used_nonces (
+        access_key TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (access_key, nonce)
+    );
+    CREATE TABLE instances (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        status TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE INDEX instances_by_tenant ON instances (tenant_id, created_at);
+    CREATE TABLE session_tokens (
+        token_hash TEXT PRIMARY KEY,
+        instance_id TEXT NOT NULL,
+        tenant_id TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );",
+)];
+
+/// A tenant's access key pair.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessKey {
+    /// The public key id.
+    pub access_key: String,
+    /// The tenant it belongs to.
+    pub tenant_id: String,
+    /// The signing secret.
+    pub secret_key: String,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// A stored instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceRow {
+    /// Opaque id.
+    pub id: String,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// Lifecycle state name (`running`, `stopped`, ...).
+    pub status: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change of status.
+    pub updated_at: i64,
+}
+
+/// A stored session token (only its hash is kept).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionTokenRow {
+    /// The instance the token opens.
+    pub instance_id: String,
+    /// The tenant that issued it.
+    pub tenant_id: String,
+    /// Expiry time.
+    pub expires_at: i64,
+}
+
+/// The database.
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database at `path` and migrates it.
+    pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
+        let url = format!("sqlite://{}", path.display());
+        let options = SqliteConnectOptions::from_str(&url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let store = Store { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .execute(&self.pool)
+            .await?;
+        for (version, sql) in MIGRATIONS {
+            let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&self.pool)
+                .await?;
+            if done.is_some() {
+                continue;
+            }
+            let mut tx = self.pool.begin().await?;
+            for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                sqlx::query(statement)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|source| StoreError::Migration { version: *version, source })?;
+            }
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(version)
+                .bind(now_millis())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Creates a tenant with its first access key, atomically.
+    pub async fn create_tenant(&self, tenant_id: &str, name: &str, key: &AccessKey) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(tenant_id)
+            .bind(name)
+            .bind(key.created_at)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO access_keys (access_key, tenant_id, secret_key, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&key.access_key)
+            .bind(tenant_id)
+            .bind(&key.secret_key)
+            .bind(key.created_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The oldest access key of the oldest tenant, if any tenant exists.
+    pub async fn first_access_key(&self) -> Result<Option<AccessKey>, StoreError> {
+        let row = sqlx::query(
+            "SELECT k.access_key, k.tenant_id, k.secret_key, k.created_at FROM access_keys k
+             JOIN tenants t ON t.id = k.tenant_id ORDER BY t.created_at, k.created_at LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| access_key_from(&r)))
+    }
+
+    /// Looks up an access key.
+    pub async fn access_key(&self, access_key: &str) -> Result<Option<AccessKey>, StoreError> {
+        let row = sqlx::query("SELECT access_key, tenant_id, secret_key, created_at FROM access_keys WHERE access_key = $1")
+            .bind(access_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| access_key_from(&r)))
+    }
+
+    /// Records a nonce as used until `expires_at`. Returns `false` when it was already used
+    /// (a replay). Expired nonces are purged on the way.
+    pub async fn use_nonce(&self, access_key: &str, nonce: &str, now: i64, expires_at: i64) -> Result<bool, StoreError> {
+        sqlx::query("DELETE FROM used_nonces WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO used_nonces (access_key, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(access_key)
+        .bind(nonce)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    /// Stores a new instance.
+    pub async fn insert_instance(&self, row: &InstanceRow) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO instances (id, tenant_id, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&row.id)
+            .bind(&row.tenant_id)
+            .bind(&row.status)
+            .bind(row.created_at)
+            .bind(row.updated_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A tenant's instances, oldest first.
+    pub async fn list_instances(&self, tenant_id: &str) -> Result<Vec<InstanceRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, tenant_id, status, created_at, updated_at FROM instances WHERE tenant_id = $1 ORDER BY created_at, id",
+        )
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(instance_from).collect())
+    }
+
+    /// Every instance of every tenant (what a host boots at start).
+    pub async fn all_instances(&self) -> Result<Vec<InstanceRow>, StoreError> {
+        let rows = sqlx::query("SELECT id, tenant_id, status, created_at, updated_at FROM instances ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(instance_from).collect())
+    }
+
+    /// One of a tenant's instances; `None` also when it belongs to another tenant.
+    pub async fn instance(&self, tenant_id: &str, id: &str) -> Result<Option<InstanceRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, tenant_id, status, created_at, updated_at FROM instances WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(instance_from))
+    }
+
+    /// Records an instance's new status.
+    pub async fn set_instance_status(&self, id: &str, status: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE instances SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(status)
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes one of a tenant's instances and its session tokens. Returns whether it existed.
+    pub async fn delete_instance(&self, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query("DELETE FROM instances WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM session_tokens WHERE instance_id = $1").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(deleted.rows_affected() == 1)
+    }
+
+    /// Stores a session token by its hash.
+    pub async fn insert_session_token(&self, token_hash: &str, row: &SessionTokenRow) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO session_tokens (token_hash, instance_id, tenant_id, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash)
+            .bind(&row.instance_id)
+            .bind(&row.tenant_id)
+            .bind(row.expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A session token that has not expired at `now`; expired ones are purged on the way.
+    pub async fn session_token(&self, token_hash: &str, now: i64) -> Result<Option<SessionTokenRow>, StoreError> {
+        sqlx::query("DELETE FROM session_tokens WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
+        let row = sqlx::query("SELECT instance_id, tenant_id, expires_at FROM session_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| SessionTokenRow {
+            instance_id: r.get("instance_id"),
+            tenant_id: r.get("tenant_id"),
+            expires_at: r.get("expires_at"),
+        }))
+    }
+}
+
+fn access_key_from(r: &sqlx::sqlite::SqliteRow) -> AccessKey {
+    AccessKey {
+        access_key: r.get("access_key"),
+        tenant_id: r.get("tenant_id"),
+        secret_key: r.get("secret_key"),
+        created_at: r.get("created_at"),
+    }
+}
+
+fn instance_from(r: &sqlx::sqlite::SqliteRow) -> InstanceRow {
+    InstanceRow {
+        id: r.get("id"),
+        tenant_id: r.get("tenant_id"),
+        status: r.get("status"),
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+    }
+}
+
+/// The current time in unix milliseconds.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(&dir.path().join("t.db")).await.unwrap();
+        (dir, store)
+    }
+
+    fn key(ak: &str, tenant: &str) -> AccessKey {
+        AccessKey { access_key: ak.into(), tenant_id: tenant.into(), secret_key: "s".into(), created_at: 1 }
+    }
+
+    #[tokio::test]
+    async fn tenants_keys_and_reopen() {
+        let (dir, store) = store().await;
+        assert_eq!(store.first_access_key().await.unwrap(), None);
+        store.create_tenant("t1", "default", &key("ak1", "t1")).await.unwrap();
+        assert_eq!(store.access_key("ak1").await.unwrap(), Some(key("ak1", "t1")));
+        assert_eq!(store.access_key("nope").await.unwrap(), None);
+        drop(store);
+        let again = Store::open_sqlite(&dir.path().join("t.db")).await.unwrap();
+        assert_eq!(again.first_access_key().await.unwrap(), Some(key("ak1", "t1")));
+    }
+
+    #[tokio::test]
+    async fn nonces_are_single_use_until_they_expire() {
+        let (_dir, store) = store().await;
+        assert!(store.use_nonce("ak", "n1", 1000, 2000).await.unwrap());
+        assert!(!store.use_nonce("ak", "n1", 1500, 2500).await.unwrap());
+        assert!(store.use_nonce("other", "n1", 1500, 2500).await.unwrap());
+        // After expiry the row is purged; the timestamp window rejects such old requests anyway.
+        assert!(store.use_nonce("ak", "n1", 3000, 4000).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn instances_are_scoped_by_tenant() {
+        let (_dir, store) = store().await;
+        store.create_tenant("t1", "a", &key("ak1", "t1")).await.unwrap();
+        store.create_tenant("t2", "b", &key("ak2", "t2")).await.unwrap();
+        let row = InstanceRow { id: "cp-1".into(), tenant_id: "t1".into(), status: "running".into(), created_at: 5, updated_at: 5 };
+        store.insert_instance(&row).await.unwrap();
+        assert_eq!(store.list_instances("t1").await.unwrap(), vec![row.clone()]);
+        assert!(store.list_instances("t2").await.unwrap().is_empty());
+        assert_eq!(store.instance("t2", "cp-1").await.unwrap(), None);
+        assert!(!store.delete_instance("t2", "cp-1").await.unwrap());
+        store.set_instance_status("cp-1", "stopped", 9).await.unwrap();
+        assert_eq!(store.instance("t1", "cp-1").await.unwrap().unwrap().status, "stopped");
+        assert!(store.delete_instance("t1", "cp-1").await.unwrap());
+        assert!(store.all_instances().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn session_tokens_expire() {
+        let (_dir, store) = store().await;
+        let row = SessionTokenRow { instance_id: "cp-1".into(), tenant_id: "t1".into(), expires_at: 100 };
+        store.insert_session_token("h", &row).await.unwrap();
+        assert_eq!(store.session_token("h", 50).await.unwrap(), Some(row));
+        assert_eq!(store.session_token("h", 101).await.unwrap(), None);
+    }
+}
