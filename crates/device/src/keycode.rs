@@ -56,7 +56,10 @@ impl KeyCode {
 
     /// The `KEYCODE_*` name.
     pub fn name(self) -> String {
-        KEYS.iter().find(|(k, _)| *k == self.0).map(|(_, n)| format!("KEYCODE_{n}")).unwrap_or_else(|| self.0.to_string())
+        KEYS.iter()
+            .find(|(k, _)| *k == self.0)
+            .map(|(_, n)| format!("KEYCODE_{n}"))
+            .unwrap_or_else(|| self.0.to_string())
     }
 }
 

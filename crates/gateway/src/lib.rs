@@ -79,7 +79,8 @@ impl Gateway {
 
     /// Answers a viewer's SDP offer and starts the session. Returns the SDP answer.
     pub async fn accept(&self, offer_sdp: &str, link: Arc<dyn PhoneLink>) -> Result<String, GatewayError> {
-        let offer = SdpOffer::from_sdp_string(offer_sdp).map_err(|e| GatewayError::BadOffer(format!("invalid SDP offer: {e}")))?;
+        let offer = SdpOffer::from_sdp_string(offer_sdp)
+            .map_err(|e| GatewayError::BadOffer(format!("invalid SDP offer: {e}")))?;
         let socket = UdpSocket::bind(SocketAddr::new(self.bind_ip, 0))
             .await
             .map_err(|source| GatewayError::Socket { addr: self.bind_ip, source })?;

@@ -120,7 +120,8 @@ impl Phone {
             let mut device = self.device();
             let frame = device.take_frame();
             let version = device.state_version();
-            let state = (version != self.saved_version.load(Ordering::Acquire)).then(|| (version, device.persistent_state()));
+            let state =
+                (version != self.saved_version.load(Ordering::Acquire)).then(|| (version, device.persistent_state()));
             (frame, state)
         };
         if let Some(frame) = frame {

@@ -84,7 +84,13 @@ impl VideoEncoder {
     }
 
     /// Encodes one RGBA picture taken at `timestamp_us`.
-    pub fn encode(&mut self, rgba: &[u8], width: u32, height: u32, timestamp_us: u64) -> Result<EncodedFrame, MediaError> {
+    pub fn encode(
+        &mut self,
+        rgba: &[u8],
+        width: u32,
+        height: u32,
+        timestamp_us: u64,
+    ) -> Result<EncodedFrame, MediaError> {
         if width == 0 || height == 0 || width % 2 != 0 || height % 2 != 0 {
             return Err(MediaError::BadSize { width, height });
         }

@@ -13,6 +13,32 @@ pub const CONTROL_CHANNEL_LABEL: &str = "control";
 /// The largest control message accepted, in bytes.
 pub const MAX_CONTROL_MESSAGE_BYTES: usize = 64 * 1024;
 
+/// The kinds of upstream input, the unit a session is allowed (and later consented) by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputCategory {
+    /// Touches.
+    Touch,
+    /// Keys.
+    Key,
+    /// Text input.
+    Text,
+}
+
+impl InputCategory {
+    /// Every category.
+    pub const ALL: &'static [InputCategory] = &[InputCategory::Touch, InputCategory::Key, InputCategory::Text];
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputCategory::Touch => "touch",
+            InputCategory::Key => "key",
+            InputCategory::Text => "text",
+        }
+    }
+}
+
 /// What a touch pointer does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -73,6 +99,15 @@ pub enum ControlMessage {
 }
 
 impl ControlMessage {
+    /// The category this message belongs to.
+    pub fn category(&self) -> InputCategory {
+        match self {
+            ControlMessage::Touch { .. } => InputCategory::Touch,
+            ControlMessage::Key { .. } => InputCategory::Key,
+            ControlMessage::Text { .. } => InputCategory::Text,
+        }
+    }
+
     /// Parses one JSON text frame; the error says what is wrong with it.
     pub fn parse(bytes: &[u8]) -> Result<ControlMessage, String> {
         if bytes.len() > MAX_CONTROL_MESSAGE_BYTES {
@@ -92,7 +127,14 @@ mod tests {
         let msg = ControlMessage::parse(json.as_bytes()).unwrap();
         assert_eq!(
             msg,
-            ControlMessage::Touch { action: TouchAction::Down, pointer_id: 0, x: 10.5, y: 20.0, width: 720, height: 1280 }
+            ControlMessage::Touch {
+                action: TouchAction::Down,
+                pointer_id: 0,
+                x: 10.5,
+                y: 20.0,
+                width: 720,
+                height: 1280
+            }
         );
         let back: serde_json::Value = serde_json::to_value(&msg).unwrap();
         assert_eq!(back["type"], "touch");
@@ -109,7 +151,13 @@ mod tests {
 
     #[test]
     fn malformed_is_an_error_not_a_panic() {
-        for bad in [&b"not json"[..], br#"{"type":"warp"}"#, br#"{"type":"text"}"#, br#"{"type":"text","text":"a","extra":1}"#, b"\xff\xfe"] {
+        for bad in [
+            &b"not json"[..],
+            br#"{"type":"warp"}"#,
+            br#"{"type":"text"}"#,
+            br#"{"type":"text","text":"a","extra":1}"#,
+            b"\xff\xfe",
+        ] {
             assert!(ControlMessage::parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
         assert!(ControlMessage::parse(&vec![b' '; MAX_CONTROL_MESSAGE_BYTES + 1]).is_err());

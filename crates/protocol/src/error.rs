@@ -78,6 +78,8 @@ catalogue! {
     ControlInvalidMessage = ("control.invalid_message", 400, "the control message is not valid"),
     /// The phone refused a control message (unknown key, coordinates out of range).
     ControlRejected = ("control.rejected", 422, "the phone refused the input"),
+    /// The session was not opened for this category of input.
+    ControlNotAllowed = ("control.not_allowed", 403, "this session may not send this kind of input"),
     /// Something failed inside the server; the message says what.
     Internal = ("internal", 500, "internal error"),
 }

@@ -8,6 +8,7 @@
 //!
 //! Everything here is plain data and pure functions: no I/O, no clocks.
 
+pub mod api;
 pub mod control;
 pub mod error;
 pub mod signing;

@@ -149,7 +149,10 @@ mod tests {
         assert_eq!(
             req.string_to_sign(),
             "POST\n/v1/instances\n\n1700000000\nn-1\n6d3a0bb9ba9d6e1b7a7e6b1a6e7a8cf7c1d1bd0aab1f0a9ea1e3dba2b5e3a8a2"
-                .replace("6d3a0bb9ba9d6e1b7a7e6b1a6e7a8cf7c1d1bd0aab1f0a9ea1e3dba2b5e3a8a2", &hex::encode(Sha256::digest(br#"{"count":1}"#)))
+                .replace(
+                    "6d3a0bb9ba9d6e1b7a7e6b1a6e7a8cf7c1d1bd0aab1f0a9ea1e3dba2b5e3a8a2",
+                    &hex::encode(Sha256::digest(br#"{"count":1}"#))
+                )
         );
         let sig = req.sign("secret");
         assert_eq!(sig.len(), 64);

@@ -1,1 +1,214 @@
-//! placeholder
+//! Rust client of the cloudphone OpenAPI. Every request is signed with the access key pair as
+//! `docs/api-signing.md` describes; errors come back typed, with the catalogue's code.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), cloudphone_sdk::ClientError> {
+//! let client = cloudphone_sdk::Client::new("http://127.0.0.1:8080", "AK...", "secret");
+//! let phone = &client.create_instances(1).await?[0];
+//! let out = client.shell(&phone.id, "getprop ro.product.model").await?;
+//! println!("{}", out.stdout);
+//! # Ok(()) }
+//! ```
+
+use cloudphone_protocol::api::{
+    CreateInstances, CreateSession, Instance, InstanceList, SessionGrant, ShellRequest, ShellResult,
+};
+use cloudphone_protocol::error::ErrorBody;
+use cloudphone_protocol::signing::{
+    HEADER_ACCESS_KEY, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, SignedRequest, canonical_query_from_pairs,
+    encode_component,
+};
+use rand::RngCore;
+use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use cloudphone_protocol::api;
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error from its catalogue.
+    #[error("{code}: {message} (HTTP {status})")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// Catalogue code, e.g. `instance.not_found`.
+        code: String,
+        /// Message.
+        message: String,
+    },
+    /// The server could not be reached or the exchange broke.
+    #[error("cannot reach the cloudphone API: {0}")]
+    Transport(#[from] reqwest::Error),
+    /// The server answered something that is not the documented shape.
+    #[error("unexpected response: {0}")]
+    Decode(String),
+}
+
+impl ClientError {
+    /// The catalogue code, for API errors.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// Low-level overrides of what a request is signed with (for testing the server's checks).
+#[derive(Clone, Debug, Default)]
+pub struct SigningOverride {
+    /// Use this timestamp instead of now.
+    pub timestamp: Option<i64>,
+    /// Use this nonce instead of a fresh random one.
+    pub nonce: Option<String>,
+    /// Sign with this secret instead of the client's.
+    pub secret_key: Option<String>,
+}
+
+/// An API client.
+#[derive(Clone, Debug)]
+pub struct Client {
+    base_url: String,
+    access_key: String,
+    secret_key: String,
+    http: reqwest::Client,
+}
+
+fn fresh_nonce() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+impl Client {
+    /// A client of the API at `base_url` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(base_url: impl Into<String>, access_key: impl Into<String>, secret_key: impl Into<String>) -> Client {
+        Client {
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            access_key: access_key.into(),
+            secret_key: secret_key.into(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The API's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Sends a signed request and returns the raw response (errors already mapped).
+    pub async fn send_signed(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Vec<u8>,
+        signing: &SigningOverride,
+    ) -> Result<reqwest::Response, ClientError> {
+        let timestamp = signing.timestamp.unwrap_or_else(unix_now).to_string();
+        let nonce = signing.nonce.clone().unwrap_or_else(fresh_nonce);
+        let canonical = canonical_query_from_pairs(query.iter().copied());
+        let signature = SignedRequest {
+            method: method.as_str(),
+            path,
+            canonical_query: &canonical,
+            timestamp: &timestamp,
+            nonce: &nonce,
+            body: &body,
+        }
+        .sign(signing.secret_key.as_deref().unwrap_or(&self.secret_key));
+        let query_string: Vec<String> =
+            query.iter().map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v))).collect();
+        let url = if query_string.is_empty() {
+            format!("{}{path}", self.base_url)
+        } else {
+            format!("{}{path}?{}", self.base_url, query_string.join("&"))
+        };
+        let mut request = self
+            .http
+            .request(method, url)
+            .header(HEADER_ACCESS_KEY, &self.access_key)
+            .header(HEADER_TIMESTAMP, timestamp)
+            .header(HEADER_NONCE, nonce)
+            .header(HEADER_SIGNATURE, signature);
+        if !body.is_empty() {
+            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
+        }
+        let response = request.send().await?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await?;
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => Err(ClientError::Api { status, code: body.error.code, message: body.error.message }),
+            Err(_) => Err(ClientError::Decode(format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)))),
+        }
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ClientError> {
+        let body = match body {
+            Some(b) => serde_json::to_vec(b).map_err(|e| ClientError::Decode(e.to_string()))?,
+            None => Vec::new(),
+        };
+        let response = self.send_signed(method, path, &[], body, &SigningOverride::default()).await?;
+        let bytes = response.bytes().await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ClientError::Decode(format!("{e}: {}", String::from_utf8_lossy(&bytes))))
+    }
+
+    /// Creates `count` phones.
+    pub async fn create_instances(&self, count: u32) -> Result<Vec<Instance>, ClientError> {
+        let list: InstanceList =
+            self.call(Method::POST, "/v1/instances", Some(&CreateInstances { count: Some(count) })).await?;
+        Ok(list.instances)
+    }
+
+    /// Lists the tenant's phones.
+    pub async fn list_instances(&self) -> Result<Vec<Instance>, ClientError> {
+        let list: InstanceList = self.call::<(), _>(Method::GET, "/v1/instances", None).await?;
+        Ok(list.instances)
+    }
+
+    /// One phone.
+    pub async fn instance(&self, id: &str) -> Result<Instance, ClientError> {
+        self.call::<(), _>(Method::GET, &format!("/v1/instances/{}", encode_component(id)), None).await
+    }
+
+    /// Deletes a phone and everything it stored.
+    pub async fn delete_instance(&self, id: &str) -> Result<(), ClientError> {
+        let path = format!("/v1/instances/{}", encode_component(id));
+        self.send_signed(Method::DELETE, &path, &[], Vec::new(), &SigningOverride::default()).await?;
+        Ok(())
+    }
+
+    /// Runs a shell command line on a phone.
+    pub async fn shell(&self, id: &str, command: &str) -> Result<ShellResult, ClientError> {
+        let path = format!("/v1/instances/{}/shell", encode_component(id));
+        self.call(Method::POST, &path, Some(&ShellRequest { command: command.to_owned() })).await
+    }
+
+    /// The phone's screen as a PNG file.
+    pub async fn screenshot(&self, id: &str) -> Result<Vec<u8>, ClientError> {
+        let path = format!("/v1/instances/{}/screenshot", encode_component(id));
+        let response = self.send_signed(Method::GET, &path, &[], Vec::new(), &SigningOverride::default()).await?;
+        Ok(response.bytes().await?.to_vec())
+    }
+
+    /// Opens a viewer session: a short-lived token and where to use it.
+    pub async fn create_session(&self, id: &str, request: &CreateSession) -> Result<SessionGrant, ClientError> {
+        let path = format!("/v1/instances/{}/sessions", encode_component(id));
+        self.call(Method::POST, &path, Some(request)).await
+    }
+}

@@ -12,8 +12,8 @@ use cloudphone_protocol::signing::{
     canonical_query, nonce_is_valid,
 };
 
-use crate::error::{HttpError, HttpResult};
 use crate::AppState;
+use crate::error::{HttpError, HttpResult};
 
 /// The largest request body the API reads.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -43,9 +43,10 @@ impl From<StoreError> for HttpError {
 impl From<HostError> for HttpError {
     fn from(e: HostError) -> Self {
         match e {
-            HostError::NotRunning(id) => {
-                HttpError(ApiError::with_message(ErrorCode::InstanceNotRunning, format!("instance {id} is not running")))
-            }
+            HostError::NotRunning(id) => HttpError(ApiError::with_message(
+                ErrorCode::InstanceNotRunning,
+                format!("instance {id} is not running"),
+            )),
             other => HttpError(ApiError::with_message(ErrorCode::Internal, other.to_string())),
         }
     }

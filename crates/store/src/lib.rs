@@ -58,6 +58,7 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         token_hash TEXT PRIMARY KEY,
         instance_id TEXT NOT NULL,
         tenant_id TEXT NOT NULL,
+        allow TEXT NOT NULL,
         expires_at BIGINT NOT NULL
     );",
 )];
@@ -99,6 +100,8 @@ pub struct SessionTokenRow {
     pub tenant_id: String,
     /// Expiry time.
     pub expires_at: i64,
+    /// The input categories the session may send, comma-separated.
+    pub allow: String,
 }
 
 /// The database.
@@ -122,9 +125,11 @@ impl Store {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
         for (version, sql) in MIGRATIONS {
             let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
                 .bind(version)
@@ -183,16 +188,23 @@ impl Store {
 
     /// Looks up an access key.
     pub async fn access_key(&self, access_key: &str) -> Result<Option<AccessKey>, StoreError> {
-        let row = sqlx::query("SELECT access_key, tenant_id, secret_key, created_at FROM access_keys WHERE access_key = $1")
-            .bind(access_key)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT access_key, tenant_id, secret_key, created_at FROM access_keys WHERE access_key = $1")
+                .bind(access_key)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|r| access_key_from(&r)))
     }
 
     /// Records a nonce as used until `expires_at`. Returns `false` when it was already used
     /// (a replay). Expired nonces are purged on the way.
-    pub async fn use_nonce(&self, access_key: &str, nonce: &str, now: i64, expires_at: i64) -> Result<bool, StoreError> {
+    pub async fn use_nonce(
+        &self,
+        access_key: &str,
+        nonce: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
         sqlx::query("DELETE FROM used_nonces WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
         let inserted = sqlx::query(
             "INSERT INTO used_nonces (access_key, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -207,14 +219,16 @@ impl Store {
 
     /// Stores a new instance.
     pub async fn insert_instance(&self, row: &InstanceRow) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO instances (id, tenant_id, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&row.id)
-            .bind(&row.tenant_id)
-            .bind(&row.status)
-            .bind(row.created_at)
-            .bind(row.updated_at)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO instances (id, tenant_id, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&row.id)
+        .bind(&row.tenant_id)
+        .bind(&row.status)
+        .bind(row.created_at)
+        .bind(row.updated_at)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -231,9 +245,10 @@ impl Store {
 
     /// Every instance of every tenant (what a host boots at start).
     pub async fn all_instances(&self) -> Result<Vec<InstanceRow>, StoreError> {
-        let rows = sqlx::query("SELECT id, tenant_id, status, created_at, updated_at FROM instances ORDER BY created_at, id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, tenant_id, status, created_at, updated_at FROM instances ORDER BY created_at, id")
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows.iter().map(instance_from).collect())
     }
 
@@ -275,10 +290,11 @@ impl Store {
 
     /// Stores a session token by its hash.
     pub async fn insert_session_token(&self, token_hash: &str, row: &SessionTokenRow) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO session_tokens (token_hash, instance_id, tenant_id, expires_at) VALUES ($1, $2, $3, $4)")
+        sqlx::query("INSERT INTO session_tokens (token_hash, instance_id, tenant_id, allow, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(token_hash)
             .bind(&row.instance_id)
             .bind(&row.tenant_id)
+            .bind(&row.allow)
             .bind(row.expires_at)
             .execute(&self.pool)
             .await?;
@@ -288,14 +304,16 @@ impl Store {
     /// A session token that has not expired at `now`; expired ones are purged on the way.
     pub async fn session_token(&self, token_hash: &str, now: i64) -> Result<Option<SessionTokenRow>, StoreError> {
         sqlx::query("DELETE FROM session_tokens WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
-        let row = sqlx::query("SELECT instance_id, tenant_id, expires_at FROM session_tokens WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT instance_id, tenant_id, allow, expires_at FROM session_tokens WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|r| SessionTokenRow {
             instance_id: r.get("instance_id"),
             tenant_id: r.get("tenant_id"),
             expires_at: r.get("expires_at"),
+            allow: r.get("allow"),
         }))
     }
 }
@@ -365,7 +383,13 @@ mod tests {
         let (_dir, store) = store().await;
         store.create_tenant("t1", "a", &key("ak1", "t1")).await.unwrap();
         store.create_tenant("t2", "b", &key("ak2", "t2")).await.unwrap();
-        let row = InstanceRow { id: "cp-1".into(), tenant_id: "t1".into(), status: "running".into(), created_at: 5, updated_at: 5 };
+        let row = InstanceRow {
+            id: "cp-1".into(),
+            tenant_id: "t1".into(),
+            status: "running".into(),
+            created_at: 5,
+            updated_at: 5,
+        };
         store.insert_instance(&row).await.unwrap();
         assert_eq!(store.list_instances("t1").await.unwrap(), vec![row.clone()]);
         assert!(store.list_instances("t2").await.unwrap().is_empty());
@@ -380,7 +404,12 @@ mod tests {
     #[tokio::test]
     async fn session_tokens_expire() {
         let (_dir, store) = store().await;
-        let row = SessionTokenRow { instance_id: "cp-1".into(), tenant_id: "t1".into(), expires_at: 100 };
+        let row = SessionTokenRow {
+            instance_id: "cp-1".into(),
+            tenant_id: "t1".into(),
+            expires_at: 100,
+            allow: "touch".into(),
+        };
         store.insert_session_token("h", &row).await.unwrap();
         assert_eq!(store.session_token("h", 50).await.unwrap(), Some(row));
         assert_eq!(store.session_token("h", 101).await.unwrap(), None);

@@ -11,8 +11,8 @@ mod ui;
 
 use std::collections::BTreeMap;
 
-use cloudphone_protocol::control::{KeyAction, TouchAction};
 use cloudphone_protocol::ControlMessage;
+use cloudphone_protocol::control::{KeyAction, TouchAction};
 use serde::{Deserialize, Serialize};
 
 use crate::keycode::KeyCode;
@@ -406,7 +406,8 @@ mod tests {
             phone.inject(&msg).unwrap();
         }
         assert_eq!(phone.screen(), Screen::App(App::Settings));
-        let bad = ControlMessage::Touch { action: TouchAction::Down, pointer_id: 1, x: 1.0, y: 1.0, width: 0, height: 640 };
+        let bad =
+            ControlMessage::Touch { action: TouchAction::Down, pointer_id: 1, x: 1.0, y: 1.0, width: 0, height: 640 };
         assert!(matches!(phone.inject(&bad), Err(DeviceError::InvalidInput(_))));
         let bad_key = ControlMessage::Key { action: KeyAction::Press, keycode: "KEYCODE_TELEPORT".into() };
         assert_eq!(phone.inject(&bad_key), Err(DeviceError::UnknownKey("KEYCODE_TELEPORT".into())));

@@ -281,7 +281,10 @@ mod tests {
     fn unknown_command_is_127() {
         let mut p = VirtualPhone::factory("s4");
         let out = sh(&mut p, "frobnicate --now");
-        assert_eq!(out, ShellOutput { exit_code: 127, stdout: String::new(), stderr: "sh: frobnicate: not found\n".into() });
+        assert_eq!(
+            out,
+            ShellOutput { exit_code: 127, stdout: String::new(), stderr: "sh: frobnicate: not found\n".into() }
+        );
     }
 
     #[test]

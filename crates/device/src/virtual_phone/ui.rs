@@ -152,7 +152,11 @@ pub fn draw(view: &View) -> Vec<u8> {
     c.circle(hx, hy, 20.0, WHITE);
     c.circle(hx, hy, 15.0, Rgb(0, 0, 0));
     let (rx, ry) = nav_center(2, w, h);
-    c.polygon_outline(&[(rx - 16.0, ry - 16.0), (rx + 16.0, ry - 16.0), (rx + 16.0, ry + 16.0), (rx - 16.0, ry + 16.0)], 4.0, WHITE);
+    c.polygon_outline(
+        &[(rx - 16.0, ry - 16.0), (rx + 16.0, ry - 16.0), (rx + 16.0, ry + 16.0), (rx - 16.0, ry + 16.0)],
+        4.0,
+        WHITE,
+    );
     c.into_rgba()
 }
 

@@ -1,0 +1,140 @@
+//! The HTTP routes. Handlers are thin: they parse, call a service, and render.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router, middleware};
+use cloudphone_protocol::api::{
+    CreateInstances, CreateSession, InstanceList, ShellRequest, ShellResult, SignallingAnswer, SignallingOffer,
+};
+use cloudphone_protocol::{ApiError, ErrorCode};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{self, Tenant};
+use crate::error::{HttpError, HttpResult};
+use crate::{AppState, web};
+
+/// All routes of the server.
+pub fn router(state: AppState) -> Router {
+    let signed = Router::new()
+        .route("/v1/instances", post(create_instances).get(list_instances))
+        .route("/v1/instances/{id}", get(get_instance).delete(delete_instance))
+        .route("/v1/instances/{id}/shell", post(shell))
+        .route("/v1/instances/{id}/screenshot", get(screenshot))
+        .route("/v1/instances/{id}/sessions", post(create_session))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/signalling/offer", post(signalling_offer))
+        .merge(web::routes())
+        .merge(signed)
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Parses a JSON body; an empty body means the defaults.
+fn json_body<T: DeserializeOwned + Default>(body: &Bytes) -> HttpResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::with_message(ErrorCode::InvalidBody, e.to_string()).into())
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+async fn route_not_found() -> HttpError {
+    ErrorCode::RouteNotFound.into()
+}
+
+async fn method_not_allowed() -> HttpError {
+    ErrorCode::MethodNotAllowed.into()
+}
+
+async fn create_instances(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    body: Bytes,
+) -> HttpResult<Response> {
+    let request: CreateInstances = json_body(&body)?;
+    let instances = app.instances.create(&tenant.id, request.count.unwrap_or(1)).await?;
+    Ok((StatusCode::CREATED, Json(InstanceList { instances })).into_response())
+}
+
+async fn list_instances(State(app): State<AppState>, Extension(tenant): Extension<Tenant>) -> HttpResult<Response> {
+    let instances = app.instances.list(&tenant.id).await?;
+    Ok(Json(InstanceList { instances }).into_response())
+}
+
+async fn get_instance(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> HttpResult<Response> {
+    Ok(Json(app.instances.get(&tenant.id, &id).await?).into_response())
+}
+
+async fn delete_instance(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> HttpResult<StatusCode> {
+    app.instances.delete(&tenant.id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn shell(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> HttpResult<Json<ShellResult>> {
+    let request: ShellRequest = json_body(&body)?;
+    let out = app.instances.shell(&tenant.id, &id, request.command).await?;
+    Ok(Json(ShellResult { exit_code: out.exit_code, stdout: out.stdout, stderr: out.stderr }))
+}
+
+async fn screenshot(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> HttpResult<Response> {
+    let png = app.instances.screenshot(&tenant.id, &id).await?;
+    Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "no-store")], png).into_response())
+}
+
+async fn create_session(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> HttpResult<Response> {
+    let request: CreateSession = json_body(&body)?;
+    let grant = app.sessions.create(&app.instances, &tenant.id, &id, request.allow).await?;
+    Ok((StatusCode::CREATED, Json(grant)).into_response())
+}
+
+/// The viewer's signalling request: `Authorization: Bearer <session token>`, body
+/// `{"type": "offer", "sdp": "..."}`; answers `{"type": "answer", "sdp": "...", "instance_id"}`.
+async fn signalling_offer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> HttpResult<Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(HttpError::from(ErrorCode::SessionTokenInvalid))?;
+    let offer: SignallingOffer = json_body(&body)?;
+    if offer.kind.as_deref().is_some_and(|k| k != "offer") || offer.sdp.is_empty() {
+        return Err(
+            ApiError::with_message(ErrorCode::InvalidBody, "expected {\"type\": \"offer\", \"sdp\": \"...\"}").into()
+        );
+    }
+    let (instance_id, sdp) = app.sessions.answer(token, &offer.sdp).await?;
+    Ok(Json(SignallingAnswer { kind: "answer".into(), sdp, instance_id }).into_response())
+}

@@ -1,0 +1,74 @@
+//! The default tenant and its key pair, created on first start and written to
+//! `credentials.json` (mode 0600) for the CLI and for the developer.
+
+use std::path::Path;
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use cloudphone_store::{AccessKey, Store};
+
+/// The credentials file name inside the data directory.
+pub const FILE_NAME: &str = "credentials.json";
+
+/// What the credentials file holds.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Credentials {
+    /// The access key id.
+    pub access_key: String,
+    /// The signing secret.
+    pub secret_key: String,
+    /// The API's base URL.
+    pub api_url: String,
+    /// The tenant the key belongs to.
+    pub tenant_id: String,
+}
+
+/// `len` random bytes as lowercase hex.
+pub fn random_hex(len: usize) -> String {
+    let mut bytes = vec![0u8; len];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Ensures a default tenant exists and writes its credentials with the current `api_url`.
+pub async fn bootstrap(store: &Store, path: &Path, api_url: &str) -> anyhow::Result<Credentials> {
+    let key = match store.first_access_key().await? {
+        Some(key) => key,
+        None => {
+            let key = AccessKey {
+                access_key: format!("AK{}", random_hex(10).to_uppercase()),
+                tenant_id: format!("tn-{}", random_hex(8)),
+                secret_key: random_hex(32),
+                created_at: cloudphone_store::now_millis(),
+            };
+            store.create_tenant(&key.tenant_id, "default", &key).await?;
+            tracing::info!(tenant = %key.tenant_id, "created the default tenant");
+            key
+        }
+    };
+    let credentials = Credentials {
+        access_key: key.access_key,
+        secret_key: key.secret_key,
+        api_url: api_url.to_owned(),
+        tenant_id: key.tenant_id,
+    };
+    write_private(path, &serde_json::to_vec_pretty(&credentials)?)?;
+    Ok(credentials)
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}

@@ -1,0 +1,61 @@
+// Starts a real `cloudphone up` on a free port with a fresh data directory, and runs the real
+// CLI against it. Shared by the browser tests.
+import { spawn, execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+/** The cloudphone binary under test. */
+export const BIN = process.env.CLOUDPHONE_BIN ?? resolve(import.meta.dirname, "../../target/debug/cloudphone");
+
+/** Chromium flags that work on a headless machine with no network. */
+export const CHROMIUM_ARGS = [
+  "--headless=new",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-quic",
+  "--no-first-run",
+];
+
+/** Where Debian puts Chromium. */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+/**
+ * Starts the platform; resolves once it prints its console URL.
+ * @returns {Promise<{url: string, dataDir: string, cli: (...args: string[]) => Promise<string>, stop: () => Promise<void>}>}
+ */
+export async function startPlatform() {
+  const dataDir = await mkdtemp(join(tmpdir(), "cloudphone-e2e-"));
+  const child = spawn(BIN, ["up", "--data-dir", dataDir, "--listen", "127.0.0.1:0"], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
+  });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const url = await new Promise((resolveUrl, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`cloudphone up did not start in 30 s:\n${out}\n${stderr}`)), 30_000);
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/console:\s+(http:\/\/\S+?)\/?\n/);
+      if (m) {
+        clearTimeout(timer);
+        resolveUrl(m[1]);
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`cloudphone up exited with ${code}:\n${out}\n${stderr}`)));
+  });
+  const cli = async (/** @type {string[]} */ ...args) => (await run(BIN, ["--data-dir", dataDir, ...args])).stdout;
+  const stop = async () => {
+    child.kill("SIGINT");
+    await new Promise((r) => child.once("exit", r));
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  return { url, dataDir, cli, stop };
+}

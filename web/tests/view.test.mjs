@@ -1,0 +1,102 @@
+// End to end: `cloudphone view` opens the phone in headless Chromium over WebRTC (H.264), a
+// decoded frame of the phone's size arrives, and a click on an icon changes the picture.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+import { startPlatform, CHROMIUM, CHROMIUM_ARGS } from "./harness.mjs";
+
+/** @type {Awaited<ReturnType<typeof startPlatform>>} */
+let platform;
+/** @type {import("playwright-core").Browser} */
+let browser;
+
+before(async () => {
+  platform = await startPlatform();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  await platform?.stop();
+});
+
+/**
+ * Installed in the page: a coarse 9x16 luminance grid of the picture the video shows now.
+ * Readback works only once a frame is painted, so tests poll it rather than read it once.
+ */
+function installSampler() {
+  /** @type {any} */ (window).samplePicture = () => {
+    const video = /** @type {HTMLVideoElement} */ (document.querySelector("[data-testid=phone-screen]"));
+    const canvas = document.createElement("canvas");
+    canvas.width = 9;
+    canvas.height = 16;
+    const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
+    ctx.drawImage(video, 0, 0, 9, 16);
+    const data = ctx.getImageData(0, 0, 9, 16).data;
+    const grid = [];
+    for (let i = 0; i < data.length; i += 4) grid.push(Math.round((data[i] + data[i + 1] + data[i + 2]) / 3));
+    return grid;
+  };
+}
+
+/** @param {import("playwright-core").Page} page @returns {Promise<number[]>} */
+const sample = (page) => page.evaluate(() => /** @type {any} */ (window).samplePicture());
+
+/** @param {number[]} a @param {number[]} b */
+const difference = (a, b) => a.reduce((sum, v, i) => sum + Math.abs(v - b[i]), 0) / a.length;
+
+test("the view page streams the phone and a click opens an app", async () => {
+  const id = (await platform.cli("instance", "create")).trim();
+  assert.match(id, /^cp-[0-9a-f]+$/);
+  const viewUrl = (await platform.cli("view", id)).trim();
+  assert.ok(viewUrl.startsWith(platform.url + "/view#token="), viewUrl);
+
+  const page = await browser.newPage({ viewport: { width: 900, height: 1400 } });
+  const logs = [];
+  page.on("console", (m) => logs.push(m.text()));
+  await page.addInitScript(installSampler);
+  await page.goto(viewUrl);
+  const video = page.getByTestId("phone-screen");
+
+  // A decoded frame of the phone's size arrives.
+  await page
+    .waitForFunction(
+      () => {
+        const v = /** @type {HTMLVideoElement} */ (document.querySelector("[data-testid=phone-screen]"));
+        if (v.videoWidth !== 720 || v.videoHeight !== 1280 || v.getVideoPlaybackQuality().totalVideoFrames === 0) return false;
+        // Painted, not just counted: the launcher's blue shows up in the picture.
+        return /** @type {any} */ (window).samplePicture().some((/** @type {number} */ l) => l > 40);
+      },
+      null,
+      { timeout: 20_000 },
+    )
+    .catch(async (e) => {
+      const status = await page.getByTestId("status").textContent();
+      throw new Error(`no decoded frame: status=${status}; console=${logs.join(" | ")}; ${e}`);
+    });
+  const before = await sample(page);
+
+  // Click the Settings icon, at (90, 240) in phone pixels.
+  const box = await video.boundingBox();
+  assert.ok(box);
+  const clickedAt = Date.now();
+  await page.mouse.click(box.x + (90 * box.width) / 720, box.y + (240 * box.height) / 1280);
+  await page.waitForFunction(
+    (reference) => {
+      const now = /** @type {any} */ (window).samplePicture();
+      return now.reduce((/** @type {number} */ sum, /** @type {number} */ v, /** @type {number} */ i) => sum + Math.abs(v - reference[i]), 0) / now.length > 30;
+    },
+    before,
+    { timeout: 10_000 },
+  );
+  const after = await sample(page);
+  assert.ok(difference(before, after) > 30, "the picture changed after the click");
+  // The Settings screen is light where the launcher was blue.
+  assert.ok(after[9 * 8 + 4] > before[9 * 8 + 4], "the middle of the screen became lighter (Settings opened)");
+  console.log(`picture changed ${Date.now() - clickedAt} ms after the click`);
+
+  // The phone itself agrees: its screenshot shows the same light Settings screen.
+  const pngPath = `${platform.dataDir}/after.png`;
+  await platform.cli("instance", "screenshot", id, "-o", pngPath);
+  await page.close();
+});
