@@ -1,0 +1,168 @@
+//! The OpenAPI over real HTTP: a server on a loopback port, the Rust SDK as the client.
+
+use cloudphone_protocol::api::CreateSession;
+use cloudphone_sdk::{Client, ClientError, SigningOverride};
+use cloudphone_server::{Config, Server};
+use reqwest::Method;
+
+async fn start(dir: &std::path::Path) -> (Server, Client) {
+    let server = cloudphone_server::start(Config { data_dir: dir.to_owned(), listen: "127.0.0.1:0".parse().unwrap() })
+        .await
+        .expect("server starts");
+    let c = &server.credentials;
+    let client = Client::new(&c.api_url, &c.access_key, &c.secret_key);
+    (server, client)
+}
+
+fn code(result: Result<impl std::fmt::Debug, ClientError>) -> String {
+    match result {
+        Err(ClientError::Api { code, .. }) => code,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+async fn list_with(client: &Client, signing: SigningOverride) -> Result<reqwest::Response, ClientError> {
+    client.send_signed(Method::GET, "/v1/instances", &[], Vec::new(), &signing).await
+}
+
+#[tokio::test]
+async fn signatures_are_checked_and_each_failure_has_its_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+
+    let health = reqwest::get(format!("{}/healthz", client.base_url())).await.unwrap();
+    assert_eq!(health.status(), 200);
+
+    let unsigned = reqwest::get(format!("{}/v1/instances", client.base_url())).await.unwrap();
+    assert_eq!(unsigned.status(), 401);
+    assert!(unsigned.text().await.unwrap().contains("\"auth.missing\""));
+
+    let bad = SigningOverride { secret_key: Some("not-the-secret".into()), ..Default::default() };
+    assert_eq!(code(list_with(&client, bad).await), "auth.bad_signature");
+
+    let old = SigningOverride { timestamp: Some(now() - 301), ..Default::default() };
+    assert_eq!(code(list_with(&client, old).await), "auth.expired_timestamp");
+    let future = SigningOverride { timestamp: Some(now() + 301), ..Default::default() };
+    assert_eq!(code(list_with(&client, future).await), "auth.expired_timestamp");
+
+    let long_nonce = SigningOverride { nonce: Some("n".repeat(65)), ..Default::default() };
+    assert_eq!(code(list_with(&client, long_nonce).await), "auth.invalid_nonce");
+
+    let once = SigningOverride { nonce: Some("fixed-nonce-1".into()), ..Default::default() };
+    list_with(&client, once.clone()).await.expect("first use of a nonce");
+    assert_eq!(code(list_with(&client, once).await), "auth.replayed_nonce");
+
+    let stranger = Client::new(client.base_url(), "AKUNKNOWN", "whatever");
+    assert_eq!(code(stranger.list_instances().await), "auth.unknown_key");
+
+    // The query is part of the signature, in canonical order whatever order it is sent in.
+    let with_query = client
+        .send_signed(Method::GET, "/v1/instances", &[("b", "2 3"), ("a", "~x")], Vec::new(), &SigningOverride::default())
+        .await;
+    assert!(with_query.is_ok(), "{with_query:?}");
+    server.abort();
+}
+
+#[tokio::test]
+async fn instances_shell_screenshot_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+
+    let created = client.create_instances(2).await.unwrap();
+    assert_eq!(created.len(), 2);
+    assert!(created.iter().all(|i| i.status.as_str() == "running" && i.pad_status == 10));
+    let id = &created[0].id;
+    assert_eq!(client.list_instances().await.unwrap(), created);
+    assert_eq!(&client.instance(id).await.unwrap(), &created[0]);
+
+    let model = client.shell(id, "getprop ro.product.model").await.unwrap();
+    assert_eq!((model.exit_code, model.stdout.as_str()), (0, "Pixel 7\n"));
+    let missing = client.shell(id, "nosuchcmd").await.unwrap();
+    assert_eq!((missing.exit_code, missing.stderr.as_str()), (127, "sh: nosuchcmd: not found\n"));
+    assert_eq!(code(client.shell(id, "   ").await), "shell.empty_command");
+
+    let png = client.screenshot(id).await.unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 720);
+    assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 1280);
+
+    assert_eq!(code(client.create_instances(0).await), "request.invalid_parameter");
+    assert_eq!(code(client.create_instances(101).await), "request.invalid_parameter");
+    let signing = SigningOverride::default();
+    let post = |body: &'static [u8]| client.send_signed(Method::POST, "/v1/instances", &[], body.to_vec(), &signing);
+    assert_eq!(code(post(b"{not json").await), "request.invalid_body");
+    assert_eq!(code(post(br#"{"count": "two"}"#).await), "request.invalid_body");
+    assert_eq!(code(post(br#"{"count": 1, "colour": "red"}"#).await), "request.invalid_body");
+    let big = vec![b' '; 2 * 1024 * 1024];
+    let too_big = client.send_signed(Method::POST, "/v1/instances", &[], big, &SigningOverride::default()).await;
+    assert_eq!(code(too_big), "request.body_too_large");
+
+    let nowhere = client.send_signed(Method::GET, "/v1/nowhere", &[], Vec::new(), &SigningOverride::default()).await;
+    assert_eq!(code(nowhere), "request.route_not_found");
+    let wrong_method =
+        client.send_signed(Method::PUT, "/v1/instances", &[], Vec::new(), &SigningOverride::default()).await;
+    assert_eq!(code(wrong_method), "request.method_not_allowed");
+
+    client.delete_instance(id).await.unwrap();
+    assert_eq!(code(client.instance(id).await), "instance.not_found");
+    assert_eq!(code(client.shell(id, "echo hi").await), "instance.not_found");
+    assert_eq!(code(client.delete_instance(id).await), "instance.not_found");
+    assert_eq!(client.list_instances().await.unwrap().len(), 1);
+    assert!(!dir.path().join("phones").join(id).exists(), "a deleted phone leaves nothing on disk");
+    server.abort();
+}
+
+#[tokio::test]
+async fn sessions_and_signalling_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+    let id = client.create_instances(1).await.unwrap().remove(0).id;
+    let grant = client.create_session(&id, &CreateSession::default()).await.unwrap();
+    assert_eq!(grant.instance_id, id);
+    assert_eq!(grant.session_token.len(), 64);
+    assert!(grant.view_url.ends_with(&format!("/view#token={}", grant.session_token)));
+    assert_eq!(grant.allow.len(), 3);
+    assert_eq!(code(client.create_session("cp-nope", &CreateSession::default()).await), "instance.not_found");
+
+    let http = reqwest::Client::new();
+    let offer = |token: &str, body: &str| {
+        http.post(&grant.signalling_url).bearer_auth(token).body(body.to_owned()).send()
+    };
+    let wrong = offer("not-a-token", r#"{"type":"offer","sdp":"v=0"}"#).await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert!(wrong.text().await.unwrap().contains("session.token_invalid"));
+    let garbage = offer(&grant.session_token, r#"{"type":"offer","sdp":"this is not sdp"}"#).await.unwrap();
+    assert_eq!(garbage.status(), 400);
+    assert!(garbage.text().await.unwrap().contains("signalling.bad_offer"));
+    let not_offer = offer(&grant.session_token, r#"{"type":"answer","sdp":"v=0"}"#).await.unwrap();
+    assert!(not_offer.text().await.unwrap().contains("request.invalid_body"));
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_restart_keeps_instances_state_and_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+    let id = client.create_instances(1).await.unwrap().remove(0).id;
+    client.shell(&id, "setprop persist.sys.timezone Europe/Paris").await.unwrap();
+    let serial = client.shell(&id, "getprop ro.serialno").await.unwrap().stdout;
+    let credentials = server.credentials.clone();
+    let mode = std::fs::metadata(&server.credentials_path).unwrap();
+    #[cfg(unix)]
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777, 0o600);
+    server.abort();
+
+    let (again, client) = start(dir.path()).await;
+    assert_eq!(again.credentials.access_key, credentials.access_key);
+    assert_eq!(again.credentials.secret_key, credentials.secret_key);
+    let instances = client.list_instances().await.unwrap();
+    assert_eq!(instances.len(), 1);
+    assert_eq!(instances[0].status.as_str(), "running");
+    assert_eq!(client.shell(&id, "getprop persist.sys.timezone").await.unwrap().stdout, "Europe/Paris\n");
+    assert_eq!(client.shell(&id, "getprop ro.serialno").await.unwrap().stdout, serial);
+    again.abort();
+}
