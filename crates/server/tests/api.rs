@@ -61,7 +61,13 @@ async fn signatures_are_checked_and_each_failure_has_its_code() {
 
     // The query is part of the signature, in canonical order whatever order it is sent in.
     let with_query = client
-        .send_signed(Method::GET, "/v1/instances", &[("b", "2 3"), ("a", "~x")], Vec::new(), &SigningOverride::default())
+        .send_signed(
+            Method::GET,
+            "/v1/instances",
+            &[("b", "2 3"), ("a", "~x")],
+            Vec::new(),
+            &SigningOverride::default(),
+        )
         .await;
     assert!(with_query.is_ok(), "{with_query:?}");
     server.abort();
@@ -129,9 +135,8 @@ async fn sessions_and_signalling_errors() {
     assert_eq!(code(client.create_session("cp-nope", &CreateSession::default()).await), "instance.not_found");
 
     let http = reqwest::Client::new();
-    let offer = |token: &str, body: &str| {
-        http.post(&grant.signalling_url).bearer_auth(token).body(body.to_owned()).send()
-    };
+    let offer =
+        |token: &str, body: &str| http.post(&grant.signalling_url).bearer_auth(token).body(body.to_owned()).send();
     let wrong = offer("not-a-token", r#"{"type":"offer","sdp":"v=0"}"#).await.unwrap();
     assert_eq!(wrong.status(), 401);
     assert!(wrong.text().await.unwrap().contains("session.token_invalid"));

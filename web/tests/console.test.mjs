@@ -1,0 +1,59 @@
+// The web console `cloudphone up` prints: sign in with the key pair from credentials.json,
+// create a phone, read its model through the shell, open its live view, delete it.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { chromium } from "playwright-core";
+import { startPlatform, CHROMIUM, CHROMIUM_ARGS } from "./harness.mjs";
+
+/** @type {Awaited<ReturnType<typeof startPlatform>>} */
+let platform;
+/** @type {import("playwright-core").Browser} */
+let browser;
+
+before(async () => {
+  platform = await startPlatform();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  await platform?.stop();
+});
+
+test("the console manages phones with the credentials from credentials.json", async () => {
+  const credentials = JSON.parse(await readFile(`${platform.dataDir}/credentials.json`, "utf8"));
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(platform.url + "/");
+
+  await page.getByTestId("access-key").fill(credentials.access_key);
+  await page.getByTestId("secret-key").fill("wrong secret");
+  await page.getByTestId("sign-in").click();
+  await assert.doesNotReject(page.getByTestId("error").filter({ hasText: "auth.bad_signature" }).waitFor());
+
+  await page.getByTestId("secret-key").fill(credentials.secret_key);
+  await page.getByTestId("sign-in").click();
+  await page.getByTestId("create").click();
+  const row = page.getByTestId("instance-row");
+  await row.first().waitFor();
+  assert.equal(await row.count(), 1);
+  const id = await row.first().getAttribute("data-id");
+  assert.deepEqual((await platform.cli("instance", "list", "--json")).includes(String(id)), true);
+
+  await row.first().getByTestId("shell").click();
+  await page.getByTestId("shell-output").filter({ hasText: "Pixel 7" }).waitFor();
+
+  const [viewer] = await Promise.all([context.waitForEvent("page"), row.first().getByTestId("view").click()]);
+  await viewer.waitForFunction(
+    () => /** @type {HTMLVideoElement} */ (document.querySelector("[data-testid=phone-screen]")).videoWidth === 720,
+    null,
+    { timeout: 20_000 },
+  );
+  await viewer.close();
+
+  await row.first().getByTestId("delete").click();
+  await row.first().waitFor({ state: "detached" });
+  assert.equal((await platform.cli("instance", "list", "--json")).trim(), "[]");
+  await context.close();
+});
