@@ -156,7 +156,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     if json {
                         println!("{}", serde_json::to_string_pretty(&instances)?);
                     } else {
-                        println!("{:<20} {:<10} {}", "ID", "STATUS", "CREATED");
+                        println!("{:<20} {:<10} CREATED", "ID", "STATUS");
                         for i in instances {
                             println!("{:<20} {:<10} {}", i.id, i.status.as_str(), i.created_at);
                         }

@@ -10,6 +10,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use cloudphone_media::EncodedFrame;
@@ -69,12 +70,18 @@ impl From<GatewayError> for ApiError {
 pub struct Gateway {
     bind_ip: IpAddr,
     crypto: Arc<str0m::config::CryptoProvider>,
+    open: Arc<AtomicUsize>,
 }
 
 impl Gateway {
     /// A gateway whose sessions use UDP on `bind_ip` (also the address given to viewers).
     pub fn new(bind_ip: IpAddr) -> Gateway {
-        Gateway { bind_ip, crypto: Arc::new(str0m::crypto::from_feature_flags()) }
+        Gateway { bind_ip, crypto: Arc::new(str0m::crypto::from_feature_flags()), open: Arc::default() }
+    }
+
+    /// Sessions running now (answered and not yet ended).
+    pub fn open_sessions(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
     }
 
     /// Answers a viewer's SDP offer and starts the session. Returns the SDP answer.
@@ -97,7 +104,12 @@ impl Gateway {
             .accept_offer(offer)
             .map_err(|e| GatewayError::BadOffer(format!("cannot answer the offer: {e}")))?;
         let video = link.subscribe_video();
-        tokio::spawn(Session::new(rtc, socket, local, link, video).run());
+        let open = self.open.clone();
+        open.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            Session::new(rtc, socket, local, link, video).run().await;
+            open.fetch_sub(1, Ordering::Relaxed);
+        });
         Ok(answer.to_sdp_string())
     }
 }

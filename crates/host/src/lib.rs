@@ -152,7 +152,12 @@ impl Drop for Phone {
 
 /// Runs the encoder of one phone: coalesces pictures to the newest, encodes only while someone
 /// watches, and answers keyframe requests by re-encoding the current picture.
-fn encoder_thread(id: String, commands: mpsc::Receiver<EncoderCommand>, video: broadcast::Sender<Arc<EncodedFrame>>) {
+fn encoder_thread(
+    id: String,
+    commands: mpsc::Receiver<EncoderCommand>,
+    video: broadcast::Sender<Arc<EncodedFrame>>,
+    encoded: Arc<AtomicU64>,
+) {
     let started = Instant::now();
     let mut encoder = VideoEncoder::new(EncoderSettings::default());
     let mut current: Option<Arc<Frame>> = None;
@@ -183,8 +188,9 @@ fn encoder_thread(id: String, commands: mpsc::Receiver<EncoderCommand>, video: b
         }
         let timestamp_us = started.elapsed().as_micros() as u64;
         match encoder.encode(&frame.rgba, frame.width, frame.height, timestamp_us) {
-            Ok(encoded) => {
-                let _ = video.send(Arc::new(encoded));
+            Ok(frame) => {
+                encoded.fetch_add(1, Ordering::Relaxed);
+                let _ = video.send(Arc::new(frame));
             }
             Err(e) => tracing::error!(phone = %id, error = %e, "encoding failed"),
         }
@@ -207,12 +213,27 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), HostError> {
 pub struct DeviceHost {
     dir: PathBuf,
     phones: Mutex<HashMap<String, Arc<Phone>>>,
+    frames_encoded: Arc<AtomicU64>,
+}
+
+/// Counters of a host, for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostStats {
+    /// Phones running now.
+    pub running: usize,
+    /// Pictures encoded since the host started.
+    pub frames_encoded: u64,
 }
 
 impl DeviceHost {
     /// A host keeping phone state under `dir/phones/<id>/`.
     pub fn new(dir: impl Into<PathBuf>) -> DeviceHost {
-        DeviceHost { dir: dir.into(), phones: Mutex::new(HashMap::new()) }
+        DeviceHost { dir: dir.into(), phones: Mutex::new(HashMap::new()), frames_encoded: Arc::default() }
+    }
+
+    /// Counters for metrics.
+    pub fn stats(&self) -> HostStats {
+        HostStats { running: self.phones().len(), frames_encoded: self.frames_encoded.load(Ordering::Relaxed) }
     }
 
     fn phone_dir(&self, id: &str) -> PathBuf {
@@ -242,10 +263,10 @@ impl DeviceHost {
         let (video, _) = broadcast::channel(VIDEO_BUFFER);
         let (encoder, commands) = mpsc::channel();
         {
-            let (id, video) = (id.to_owned(), video.clone());
+            let (id, video, counter) = (id.to_owned(), video.clone(), self.frames_encoded.clone());
             std::thread::Builder::new()
                 .name(format!("encoder-{id}"))
-                .spawn(move || encoder_thread(id, commands, video))
+                .spawn(move || encoder_thread(id, commands, video, counter))
                 .map_err(|source| HostError::Storage { path: self.phone_dir(""), source })?;
         }
         let phone = Arc::new_cyclic(|weak: &std::sync::Weak<Phone>| {

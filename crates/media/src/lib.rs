@@ -91,7 +91,7 @@ impl VideoEncoder {
         height: u32,
         timestamp_us: u64,
     ) -> Result<EncodedFrame, MediaError> {
-        if width == 0 || height == 0 || width % 2 != 0 || height % 2 != 0 {
+        if width == 0 || height == 0 || !width.is_multiple_of(2) || !height.is_multiple_of(2) {
             return Err(MediaError::BadSize { width, height });
         }
         if rgba.len() != width as usize * height as usize * 4 {

@@ -12,11 +12,24 @@ use cloudphone_protocol::api::{
 use cloudphone_protocol::{ApiError, ErrorCode};
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{self, Tenant};
+use crate::credentials::random_hex;
 use crate::error::{HttpError, HttpResult};
-use crate::{AppState, web};
+use crate::{AppState, metrics, web};
+
+/// Gives every request an `x-request-id` (kept if the client sent one), echoed in the response
+/// and in every log line of the request.
+#[derive(Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        axum::http::HeaderValue::from_str(&random_hex(8)).ok().map(RequestId::new)
+    }
+}
 
 /// All routes of the server.
 pub fn router(state: AppState) -> Router {
@@ -29,12 +42,19 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::render))
         .route("/v1/signalling/offer", post(signalling_offer))
         .merge(web::routes())
         .merge(signed)
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", id, method = %request.method(), path = request.uri().path())
+        }))
+        .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
         .with_state(state)
 }
 

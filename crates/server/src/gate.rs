@@ -54,3 +54,36 @@ impl PhoneLink for GatedPhone {
         self.phone.inject(&message).map_err(|e| ApiError::with_message(ErrorCode::ControlRejected, e.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cloudphone_host::DeviceHost;
+    use cloudphone_protocol::control::{KeyAction, TouchAction};
+
+    #[tokio::test]
+    async fn only_allowed_categories_reach_the_phone() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = DeviceHost::new(dir.path());
+        let phone = host.boot("cp-gate").unwrap();
+        let gate = GatedPhone::new(phone.clone(), [InputCategory::Touch, InputCategory::Key].into_iter().collect());
+
+        // Open Notes by touch (allowed), then try to type (not allowed).
+        for action in [TouchAction::Down, TouchAction::Up] {
+            let touch = ControlMessage::Touch { action, pointer_id: 0, x: 270.0, y: 240.0, width: 720, height: 1280 };
+            gate.deliver(touch).unwrap();
+        }
+        let refused = gate.deliver(ControlMessage::Text { text: "secret".into() }).unwrap_err();
+        assert_eq!(refused.code, ErrorCode::ControlNotAllowed);
+        assert_eq!(gate.refused(), 1);
+        assert_eq!(phone.shell("input text visible").unwrap().exit_code, 0);
+
+        // An allowed category the phone itself refuses comes back as control.rejected.
+        let bad_key = ControlMessage::Key { action: KeyAction::Press, keycode: "KEYCODE_NOPE".into() };
+        assert_eq!(gate.deliver(bad_key).unwrap_err().code, ErrorCode::ControlRejected);
+        // Only the shell's text reached the Notes field (the phone persists it).
+        let state: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("phones/cp-gate/state.json")).unwrap()).unwrap();
+        assert_eq!(state["notes"], "visible");
+    }
+}

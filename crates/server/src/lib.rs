@@ -10,6 +10,7 @@ pub mod auth;
 pub mod credentials;
 pub mod error;
 pub mod gate;
+pub mod metrics;
 pub mod services;
 mod web;
 
@@ -44,6 +45,8 @@ pub struct AppState {
     pub sessions: Arc<services::Sessions>,
     /// The base URL clients reach this server at.
     pub public_url: String,
+    /// HTTP request counters.
+    pub http_metrics: Arc<metrics::HttpMetrics>,
 }
 
 /// A running server.
@@ -94,7 +97,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     instances.boot_all().await?;
     let sessions = Arc::new(services::Sessions::new(store.clone(), host, gateway, public_url.clone()));
 
-    let state = AppState { store, instances, sessions, public_url };
+    let state = AppState { store, instances, sessions, public_url, http_metrics: Arc::default() };
     let app = api::router(state);
     let task = tokio::spawn(async move { axum::serve(listener, app).await });
     tracing::info!(%addr, "cloudphone is serving");

@@ -125,6 +125,11 @@ impl Instances {
         Ok(())
     }
 
+    /// The host's counters, for metrics.
+    pub fn host_stats(&self) -> cloudphone_host::HostStats {
+        self.host.stats()
+    }
+
     /// The running phone of one of a tenant's instances.
     pub async fn phone(&self, tenant: &str, id: &str) -> HttpResult<Arc<Phone>> {
         self.get(tenant, id).await?;
@@ -199,6 +204,11 @@ impl Sessions {
             expires_at: rfc3339(expires_at),
             allow: allow.into_iter().collect(),
         })
+    }
+
+    /// Viewer sessions open now.
+    pub fn open_sessions(&self) -> usize {
+        self.gateway.open_sessions()
     }
 
     /// Answers a viewer's SDP offer for the phone its token opens.

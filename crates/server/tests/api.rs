@@ -171,3 +171,27 @@ async fn a_restart_keeps_instances_state_and_credentials() {
     assert_eq!(client.shell(&id, "getprop ro.serialno").await.unwrap().stdout, serial);
     again.abort();
 }
+
+#[tokio::test]
+async fn metrics_and_request_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+    let id = client.create_instances(1).await.unwrap().remove(0).id;
+    client.shell(&id, "echo hi").await.unwrap();
+    let _ = client.shell("cp-missing", "echo hi").await;
+
+    let response = reqwest::get(format!("{}/metrics", client.base_url())).await.unwrap();
+    assert!(response.headers().contains_key("x-request-id"));
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"cloudphone_http_requests_total{route="/v1/instances/{id}/shell",method="POST",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="/v1/instances/{id}/shell",method="POST",status="404"} 1"#), "{text}");
+    assert!(text.contains("cloudphone_phones_running 1"), "{text}");
+    assert!(text.contains("cloudphone_viewer_sessions 0"), "{text}");
+    assert!(text.contains("# TYPE cloudphone_video_frames_encoded_total counter"), "{text}");
+    server.abort();
+}

@@ -213,10 +213,8 @@ impl VirtualPhone {
         match key {
             KeyCode::HOME => self.show(Screen::Launcher),
             KeyCode::BACK => self.show(Screen::Launcher),
-            KeyCode::DEL if self.screen == Screen::App(App::Notes) => {
-                if self.notes.pop().is_some() {
-                    self.notes_changed();
-                }
+            KeyCode::DEL if self.screen == Screen::App(App::Notes) && self.notes.pop().is_some() => {
+                self.notes_changed()
             }
             KeyCode::ENTER if self.screen == Screen::App(App::Notes) => self.type_text("\n"),
             _ => {}
