@@ -13,10 +13,15 @@ use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 
-/// Request counters, keyed by (route template, method, status).
+/// (route template, method, status).
+type RequestKey = (String, String, u16);
+/// (count, total seconds).
+type RequestTotals = (u64, f64);
+
+/// Request counters.
 #[derive(Default)]
 pub struct HttpMetrics {
-    requests: Mutex<BTreeMap<(String, String, u16), (u64, f64)>>,
+    requests: Mutex<BTreeMap<RequestKey, RequestTotals>>,
 }
 
 impl HttpMetrics {
