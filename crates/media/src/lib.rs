@@ -104,6 +104,11 @@ impl VideoEncoder {
                 .usage_type(UsageType::ScreenContentRealTime)
                 // Keyframes come on request (join, loss); no periodic ones on a static screen.
                 .intra_frame_period(IntraFramePeriod::from_num_frames(0))
+                // Not supported for screen content; say so rather than have openh264 warn.
+                .adaptive_quantization(false)
+                .background_detection(false)
+                // Frames come only on screen damage: a skipped one would hide a change until the
+                // next one, so never skip (rate control then works through QP only).
                 .skip_frames(false);
             let encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
                 .map_err(|e| MediaError::Codec(e.to_string()))?;

@@ -1,0 +1,158 @@
+//! A WebRTC client (str0m) talks to the gateway over loopback UDP, with a real phone behind it:
+//! the video decodes to the phone's size, a touch opens an app and the picture changes, and a
+//! malformed control message comes back as an error event without ending the session.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cloudphone_gateway::{Gateway, PhoneLink};
+use cloudphone_host::{DeviceHost, Phone};
+use cloudphone_media::EncodedFrame;
+use cloudphone_protocol::{ApiError, ControlMessage, ErrorCode};
+use openh264::decoder::Decoder;
+use openh264::formats::YUVSource;
+use str0m::change::SdpAnswer;
+use str0m::media::{Direction, MediaKind};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+use tokio::net::UdpSocket;
+use tokio::sync::broadcast;
+
+/// The phone itself, with no gate: this test is about the gateway.
+struct Direct(Arc<Phone>);
+
+impl PhoneLink for Direct {
+    fn subscribe_video(&self) -> broadcast::Receiver<Arc<EncodedFrame>> {
+        self.0.subscribe_video()
+    }
+    fn request_keyframe(&self) {
+        self.0.request_keyframe()
+    }
+    fn deliver(&self, message: ControlMessage) -> Result<(), ApiError> {
+        self.0.inject(&message).map_err(|e| ApiError::with_message(ErrorCode::ControlRejected, e.to_string()))
+    }
+}
+
+struct Client {
+    rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+}
+
+impl Client {
+    /// Runs the client until `until` says stop or `limit` passes; `on_event` sees every event.
+    async fn run(&mut self, limit: Duration, mut on_event: impl FnMut(&mut Rtc, Event) -> bool) -> bool {
+        let deadline = Instant::now() + limit;
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let timeout = loop {
+                match self.rtc.poll_output().expect("client poll") {
+                    Output::Timeout(t) => break t,
+                    Output::Transmit(t) => {
+                        self.socket.send_to(&t.contents, t.destination).await.expect("send");
+                    }
+                    Output::Event(e) => {
+                        if on_event(&mut self.rtc, e) {
+                            return true;
+                        }
+                    }
+                }
+            };
+            if Instant::now() > deadline {
+                return false;
+            }
+            let wait = timeout.min(deadline);
+            let input = tokio::select! {
+                r = self.socket.recv_from(&mut buf) => {
+                    let (n, source) = r.expect("recv");
+                    Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination: self.local, contents: buf[..n].try_into().expect("datagram") })
+                }
+                _ = tokio::time::sleep_until(wait.into()) => Input::Timeout(Instant::now()),
+            };
+            self.rtc.handle_input(input).expect("client input");
+        }
+    }
+}
+
+#[tokio::test]
+async fn video_control_and_errors_over_a_real_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = DeviceHost::new(dir.path());
+    let phone = host.boot("cp-loop").unwrap();
+    let gateway = Gateway::new("127.0.0.1".parse().unwrap());
+
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let local = socket.local_addr().unwrap();
+    let mut rtc = RtcConfig::new()
+        .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+        .clear_codecs()
+        .enable_h264(true)
+        .build(Instant::now());
+    rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
+    let mut change = rtc.sdp_api();
+    change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+    let control = change.add_channel("control".into());
+    let (offer, pending) = change.apply().unwrap();
+
+    let answer = gateway.accept(&offer.to_sdp_string(), Arc::new(Direct(phone.clone()))).await.unwrap();
+    rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
+    assert!(gateway.accept("not sdp", Arc::new(Direct(phone.clone()))).await.is_err());
+    let mut client = Client { rtc, socket, local };
+
+    // 1. A keyframe arrives and decodes to the phone's size.
+    let mut decoder = Decoder::new().unwrap();
+    let mut channel_open = false;
+    let mut frames = 0;
+    let got_picture = client
+        .run(Duration::from_secs(15), |_, event| {
+            match event {
+                Event::ChannelOpen(id, _) if id == control => channel_open = true,
+                Event::MediaData(data) => {
+                    if let Ok(Some(yuv)) = decoder.decode(&data.data) {
+                        assert_eq!(yuv.dimensions(), (720, 1280));
+                        frames += 1;
+                    }
+                }
+                _ => {}
+            }
+            frames > 0 && channel_open
+        })
+        .await;
+    assert!(got_picture, "a decoded picture and an open control channel within 15 s");
+    assert_eq!(gateway.open_sessions(), 1);
+
+    // 2. A malformed message is answered with an error event.
+    client.rtc.channel(control).unwrap().write(false, br#"{"type":"teleport"}"#).unwrap();
+    let mut error = None;
+    client
+        .run(Duration::from_secs(5), |_, event| {
+            if let Event::ChannelData(d) = event {
+                error = Some(String::from_utf8_lossy(&d.data).into_owned());
+            }
+            error.is_some()
+        })
+        .await;
+    let error = error.expect("an error event");
+    assert!(error.contains("\"control.invalid_message\""), "{error}");
+
+    // 3. A tap on the Settings icon changes the picture.
+    for action in ["down", "up"] {
+        let touch = format!(
+            r#"{{"type":"touch","action":"{action}","pointer_id":0,"x":90,"y":240,"width":720,"height":1280}}"#
+        );
+        client.rtc.channel(control).unwrap().write(false, touch.as_bytes()).unwrap();
+    }
+    let before = frames;
+    let changed = client
+        .run(Duration::from_secs(10), |_, event| {
+            if let Event::MediaData(data) = event
+                && let Ok(Some(_)) = decoder.decode(&data.data)
+            {
+                frames += 1;
+            }
+            frames > before
+        })
+        .await;
+    assert!(changed, "the tap produced a new picture");
+}
