@@ -26,6 +26,7 @@ test("the console manages phones with the credentials from credentials.json", as
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto(platform.url + "/");
+  assert.equal(await page.getByTestId("create").isVisible(), false, "no toolbar before signing in");
 
   await page.getByTestId("access-key").fill(credentials.access_key);
   await page.getByTestId("secret-key").fill("wrong secret");
@@ -35,6 +36,7 @@ test("the console manages phones with the credentials from credentials.json", as
   await page.getByTestId("secret-key").fill(credentials.secret_key);
   await page.getByTestId("sign-in").click();
   await page.getByTestId("create").click();
+  assert.equal(await page.getByTestId("sign-in").isVisible(), false, "the sign-in form is gone");
   const row = page.getByTestId("instance-row");
   await row.first().waitFor();
   assert.equal(await row.count(), 1);
