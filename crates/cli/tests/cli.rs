@@ -1,0 +1,129 @@
+//! The `cloudphone` binary as a user runs it: `up` in one process, CLI commands in others.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cloudphone");
+
+struct Up {
+    child: Child,
+    data_dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn up() -> Up {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("`up` printed its console URL").unwrap();
+        if let Some(rest) = line.trim().strip_prefix("console:") {
+            break rest.trim().trim_end_matches('/').to_owned();
+        }
+    };
+    Up { child, data_dir, url }
+}
+
+impl Up {
+    fn cli(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .args(args)
+            .env_remove("CLOUDPHONE_URL")
+            .env_remove("CLOUDPHONE_ACCESS_KEY")
+            .env_remove("CLOUDPHONE_SECRET_KEY")
+            .output()
+            .unwrap()
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn create_shell_screenshot_list_view_delete() {
+    let platform = up();
+    let ids = stdout(&platform.cli(&["instance", "create", "--count", "3"]));
+    let ids: Vec<&str> = ids.lines().collect();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.iter().all(|id| id.starts_with("cp-")));
+
+    let model = platform.cli(&["instance", "shell", ids[0], "--", "getprop", "ro.product.model"]);
+    assert_eq!(stdout(&model), "Pixel 7\n");
+    let missing = platform.cli(&["instance", "shell", ids[0], "--", "nosuch", "-x"]);
+    assert_eq!(missing.status.code(), Some(127));
+    assert_eq!(String::from_utf8_lossy(&missing.stderr), "sh: nosuch: not found\n");
+
+    let png = platform.data_dir.path().join("shot.png");
+    stdout(&platform.cli(&["instance", "screenshot", ids[1], "-o", png.to_str().unwrap()]));
+    assert_eq!(&std::fs::read(&png).unwrap()[..4], b"\x89PNG");
+
+    let listed: serde_json::Value =
+        serde_json::from_str(&stdout(&platform.cli(&["instance", "list", "--json"]))).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    assert!(stdout(&platform.cli(&["instance", "list"])).starts_with("ID"));
+
+    let view = stdout(&platform.cli(&["view", ids[2]]));
+    assert!(view.starts_with(&format!("{}/view#token=", platform.url)), "{view}");
+
+    stdout(&platform.cli(&["instance", "delete", ids[2]]));
+    let gone = platform.cli(&["instance", "get", ids[2]]);
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("instance.not_found"));
+}
+
+#[test]
+fn environment_credentials_and_clear_errors() {
+    let platform = up();
+    let credentials: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(platform.data_dir.path().join("credentials.json")).unwrap()).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let with_env = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(elsewhere.path())
+        .args(["instance", "create"])
+        .env("CLOUDPHONE_URL", &platform.url)
+        .env("CLOUDPHONE_ACCESS_KEY", credentials["access_key"].as_str().unwrap())
+        .env("CLOUDPHONE_SECRET_KEY", credentials["secret_key"].as_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(stdout(&with_env).starts_with("cp-"));
+
+    let nothing = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(elsewhere.path())
+        .args(["instance", "list"])
+        .env_remove("CLOUDPHONE_URL")
+        .env_remove("CLOUDPHONE_ACCESS_KEY")
+        .env_remove("CLOUDPHONE_SECRET_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(nothing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&nothing.stderr).contains("no credentials"));
+
+    let wrong_secret = Command::new(BIN)
+        .args(["instance", "list"])
+        .env("CLOUDPHONE_URL", &platform.url)
+        .env("CLOUDPHONE_ACCESS_KEY", credentials["access_key"].as_str().unwrap())
+        .env("CLOUDPHONE_SECRET_KEY", "wrong")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&wrong_secret.stderr).contains("auth.bad_signature"));
+}
