@@ -1,31 +1,17 @@
 // The web console `cloudphone up` prints: sign in with the key pair from credentials.json,
 // create a phone, read its model through the shell, open its live view, delete it.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { chromium } from "playwright-core";
-import { startPlatform, CHROMIUM, CHROMIUM_ARGS } from "./harness.mjs";
+import { usePlatformAndBrowser } from "./harness.mjs";
 
-/** @type {Awaited<ReturnType<typeof startPlatform>>} */
-let platform;
-/** @type {import("playwright-core").Browser} */
-let browser;
-
-before(async () => {
-  platform = await startPlatform();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-});
-
-after(async () => {
-  await browser?.close();
-  await platform?.stop();
-});
+const env = usePlatformAndBrowser();
 
 test("the console manages phones with the credentials from credentials.json", async () => {
-  const credentials = JSON.parse(await readFile(`${platform.dataDir}/credentials.json`, "utf8"));
-  const context = await browser.newContext();
+  const credentials = JSON.parse(await readFile(`${env.platform.dataDir}/credentials.json`, "utf8"));
+  const context = await env.browser.newContext();
   const page = await context.newPage();
-  await page.goto(platform.url + "/");
+  await page.goto(env.platform.url + "/");
   assert.equal(await page.getByTestId("create").isVisible(), false, "no toolbar before signing in");
 
   await page.getByTestId("access-key").fill(credentials.access_key);
@@ -41,7 +27,7 @@ test("the console manages phones with the credentials from credentials.json", as
   await row.first().waitFor();
   assert.equal(await row.count(), 1);
   const id = await row.first().getAttribute("data-id");
-  assert.deepEqual((await platform.cli("instance", "list", "--json")).includes(String(id)), true);
+  assert.deepEqual((await env.platform.cli("instance", "list", "--json")).includes(String(id)), true);
 
   await row.first().getByTestId("shell").click();
   await page.getByTestId("shell-output").filter({ hasText: "Pixel 7" }).waitFor();
@@ -56,6 +42,6 @@ test("the console manages phones with the credentials from credentials.json", as
 
   await row.first().getByTestId("delete").click();
   await row.first().waitFor({ state: "detached" });
-  assert.equal((await platform.cli("instance", "list", "--json")).trim(), "[]");
+  assert.equal((await env.platform.cli("instance", "list", "--json")).trim(), "[]");
   await context.close();
 });

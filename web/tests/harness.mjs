@@ -5,6 +5,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { before, after } from "node:test";
+import { chromium } from "playwright-core";
 
 const run = promisify(execFile);
 
@@ -58,4 +60,22 @@ export async function startPlatform() {
     await rm(dataDir, { recursive: true, force: true });
   };
   return { url, dataDir, cli, stop };
+}
+
+/**
+ * Registers before/after hooks that start the platform and Chromium for a test file; the
+ * returned object is filled in once they ran.
+ * @returns {{platform: Awaited<ReturnType<typeof startPlatform>>, browser: import("playwright-core").Browser}}
+ */
+export function usePlatformAndBrowser() {
+  const env = /** @type {any} */ ({});
+  before(async () => {
+    env.platform = await startPlatform();
+    env.browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.platform?.stop();
+  });
+  return env;
 }

@@ -1,24 +1,10 @@
 // End to end: `cloudphone view` opens the phone in headless Chromium over WebRTC (H.264), a
 // decoded frame of the phone's size arrives, and a click on an icon changes the picture.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
-import { startPlatform, CHROMIUM, CHROMIUM_ARGS } from "./harness.mjs";
+import { usePlatformAndBrowser } from "./harness.mjs";
 
-/** @type {Awaited<ReturnType<typeof startPlatform>>} */
-let platform;
-/** @type {import("playwright-core").Browser} */
-let browser;
-
-before(async () => {
-  platform = await startPlatform();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-});
-
-after(async () => {
-  await browser?.close();
-  await platform?.stop();
-});
+const env = usePlatformAndBrowser();
 
 /**
  * Installed in the page: a coarse 9x16 luminance grid of the picture the video shows now.
@@ -46,12 +32,12 @@ const sample = (page) => page.evaluate(() => /** @type {any} */ (window).sampleP
 const difference = (a, b) => a.reduce((sum, v, i) => sum + Math.abs(v - b[i]), 0) / a.length;
 
 test("the view page streams the phone and a click opens an app", async () => {
-  const id = (await platform.cli("instance", "create")).trim();
+  const id = (await env.platform.cli("instance", "create")).trim();
   assert.match(id, /^cp-[0-9a-f]+$/);
-  const viewUrl = (await platform.cli("view", id)).trim();
-  assert.ok(viewUrl.startsWith(platform.url + "/view#token="), viewUrl);
+  const viewUrl = (await env.platform.cli("view", id)).trim();
+  assert.ok(viewUrl.startsWith(env.platform.url + "/view#token="), viewUrl);
 
-  const page = await browser.newPage({ viewport: { width: 900, height: 1400 } });
+  const page = await env.browser.newPage({ viewport: { width: 900, height: 1400 } });
   const logs = [];
   page.on("console", (m) => logs.push(m.text()));
   await page.addInitScript(installSampler);
