@@ -111,6 +111,15 @@ fn client(data_dir: &std::path::Path) -> anyhow::Result<Client> {
     Ok(Client::new(url.unwrap_or(file.api_url), ak.unwrap_or(file.access_key), sk.unwrap_or(file.secret_key)))
 }
 
+/// Prints a line for the operator. A server keeps running when nobody reads its stdout any
+/// more (a closed pipe), so write errors are ignored rather than fatal as with `println!`.
+fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
+
 async fn up(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -121,14 +130,14 @@ async fn up(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         .init();
     let server = cloudphone_server::start(cloudphone_server::Config { data_dir, listen }).await?;
     let url = &server.credentials.api_url;
-    println!("cloudphone is running");
-    println!("  console:     {url}/");
-    println!("  API:         {url}/v1");
-    println!("  credentials: {}", server.credentials_path.display());
+    say(&format!(
+        "cloudphone is running\n  console:     {url}/\n  API:         {url}/v1\n  credentials: {}",
+        server.credentials_path.display()
+    ));
     tokio::select! {
         result = server.wait() => result,
         _ = tokio::signal::ctrl_c() => {
-            println!("stopping");
+            say("stopping");
             Ok(())
         }
     }

@@ -35,6 +35,8 @@ fn up() -> Up {
             break rest.trim().trim_end_matches('/').to_owned();
         }
     };
+    // Keep reading, as a terminal would (a server whose stdout closes survives too: see below).
+    std::thread::spawn(move || lines.for_each(drop));
     Up { child, data_dir, url }
 }
 
@@ -126,4 +128,30 @@ fn environment_credentials_and_clear_errors() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&wrong_secret.stderr).contains("auth.bad_signature"));
+}
+
+/// A server whose stdout is closed right after start keeps serving (no broken-pipe panic).
+#[test]
+fn survives_a_closed_stdout() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Nobody will ever read: the banner meets a broken pipe.
+    drop(child.stdout.take());
+    let credentials = data_dir.path().join("credentials.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !credentials.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // credentials.json is written just before the banner; give the banner time to fail.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "the server died");
+    let platform = Up { child, data_dir, url: String::new() };
+    assert!(stdout(&platform.cli(&["instance", "create"])).starts_with("cp-"));
 }
