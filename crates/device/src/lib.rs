@@ -12,7 +12,7 @@ pub mod virtual_phone;
 
 use cloudphone_protocol::ControlMessage;
 
-pub use virtual_phone::{PhoneState, VirtualPhone};
+pub use virtual_phone::{NewDevice, PhoneState, VirtualPhone};
 
 /// One picture of the screen, tightly packed RGBA (8 bits each, opaque).
 #[derive(Clone, Debug)]

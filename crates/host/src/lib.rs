@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cloudphone_device::{Device, Frame, PhoneState, ShellOutput, VirtualPhone};
+use cloudphone_device::identity::{Change, Identity, IdentityError};
+use cloudphone_device::virtual_phone::ChangeReport;
+use cloudphone_device::{Device, Frame, NewDevice, PhoneState, ShellOutput, VirtualPhone};
 use cloudphone_media::{EncodedFrame, EncoderSettings, VideoEncoder};
 use cloudphone_protocol::ControlMessage;
 use tokio::sync::broadcast;
@@ -37,6 +39,12 @@ pub enum HostError {
         /// The error.
         source: std::io::Error,
     },
+    /// The phone has no saved state (it was never created on this host, or its files are gone).
+    #[error("phone {0} has no saved state on this host")]
+    NoState(String),
+    /// A change to the phone's identity was refused; nothing changed.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
     /// The persisted state is not readable.
     #[error("phone state at {path} is corrupt: {source}")]
     CorruptState {
@@ -58,7 +66,7 @@ enum EncoderCommand {
 pub struct Phone {
     id: String,
     state_path: PathBuf,
-    device: Mutex<Box<dyn Device>>,
+    device: Mutex<VirtualPhone>,
     saved_version: AtomicU64,
     video: broadcast::Sender<Arc<EncodedFrame>>,
     encoder: mpsc::Sender<EncoderCommand>,
@@ -71,7 +79,7 @@ impl Phone {
         &self.id
     }
 
-    fn device(&self) -> std::sync::MutexGuard<'_, Box<dyn Device>> {
+    fn device(&self) -> std::sync::MutexGuard<'_, VirtualPhone> {
         // A panic while holding the lock would be a bug in the device model; the state it
         // left is still the best we have, so keep serving it.
         self.device.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -101,6 +109,22 @@ impl Phone {
     /// The screen size in pixels.
     pub fn screen_size(&self) -> (u32, u32) {
         self.device().screen_size()
+    }
+
+    /// Applies a batch of identity changes (all or nothing) and persists them.
+    pub fn apply(&self, changes: &[Change]) -> Result<ChangeReport, HostError> {
+        let report = self.device().apply(changes)?;
+        self.settle()?;
+        Ok(report)
+    }
+
+    /// The phone's identity, all its properties as `getprop` shows them, and the `ro.*`
+    /// changes waiting for the next boot.
+    pub fn identity(
+        &self,
+    ) -> (Identity, std::collections::BTreeMap<String, String>, std::collections::BTreeMap<String, String>) {
+        let device = self.device();
+        (device.identity().clone(), device.properties().clone(), device.pending().clone())
     }
 
     /// Subscribes to the phone's encoded video. Call [`Phone::request_keyframe`] once ready
@@ -244,22 +268,37 @@ impl DeviceHost {
         self.phones.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Boots the phone `id` from its saved state, or factory-new if it has none. Must be called
-    /// inside a tokio runtime (the clock ticker is a task). Booting a running phone returns it.
+    fn state_path(&self, id: &str) -> PathBuf {
+        self.phone_dir(id).join("state.json")
+    }
+
+    fn load(&self, id: &str) -> Result<PhoneState, HostError> {
+        let path = self.state_path(id);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| HostError::CorruptState { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(HostError::NoState(id.to_owned())),
+            Err(source) => Err(HostError::Storage { path, source }),
+        }
+    }
+
+    fn save(&self, id: &str, state: &PhoneState) -> Result<(), HostError> {
+        write_atomically(&self.state_path(id), &serde_json::to_vec_pretty(state).expect("PhoneState serialises"))
+    }
+
+    /// Creates a phone with `state` (stored first) and boots it.
+    pub fn create(&self, id: &str, state: &PhoneState) -> Result<Arc<Phone>, HostError> {
+        self.save(id, state)?;
+        self.boot(id)
+    }
+
+    /// Boots the phone `id` from its saved state. Must be called inside a tokio runtime (the
+    /// clock ticker is a task). Booting a running phone returns it.
     pub fn boot(&self, id: &str) -> Result<Arc<Phone>, HostError> {
         if let Some(phone) = self.phones().get(id) {
             return Ok(phone.clone());
         }
-        let state_path = self.phone_dir(id).join("state.json");
-        let device = match std::fs::read(&state_path) {
-            Ok(bytes) => {
-                let state: PhoneState = serde_json::from_slice(&bytes)
-                    .map_err(|source| HostError::CorruptState { path: state_path.clone(), source })?;
-                VirtualPhone::boot(state)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => VirtualPhone::factory(id),
-            Err(source) => return Err(HostError::Storage { path: state_path, source }),
-        };
+        let state_path = self.state_path(id);
+        let device = VirtualPhone::boot(self.load(id)?);
         let (video, _) = broadcast::channel(VIDEO_BUFFER);
         let (encoder, commands) = mpsc::channel();
         {
@@ -283,14 +322,14 @@ impl DeviceHost {
             Phone {
                 id: id.to_owned(),
                 state_path,
-                device: Mutex::new(Box::new(device)),
+                device: Mutex::new(device),
                 saved_version: AtomicU64::new(u64::MAX),
                 video,
                 encoder,
                 ticker,
             }
         });
-        // Persist the factory state right away, so a new phone's identity is fixed on disk.
+        // The first settle writes the state back, with any ro.* changes this boot applied.
         phone.tick();
         self.phones().insert(id.to_owned(), phone.clone());
         Ok(phone)
@@ -301,10 +340,48 @@ impl DeviceHost {
         self.phones().get(id).cloned().ok_or_else(|| HostError::NotRunning(id.to_owned()))
     }
 
-    /// Stops a phone; its state stays on disk.
+    /// Stops a phone; its state stays on disk. Stopping a stopped phone does nothing.
     pub fn stop(&self, id: &str) -> Result<(), HostError> {
-        let phone = self.phones().remove(id).ok_or_else(|| HostError::NotRunning(id.to_owned()))?;
-        phone.settle()
+        match self.phones().remove(id) {
+            Some(phone) => phone.settle(),
+            None => Ok(()),
+        }
+    }
+
+    /// Reboots a phone: `ro.*` changes made while it ran take effect.
+    pub fn restart(&self, id: &str) -> Result<Arc<Phone>, HostError> {
+        self.stop(id)?;
+        self.boot(id)
+    }
+
+    /// Transforms the saved state of a phone while it is down, then boots it. The phone keeps
+    /// running unchanged when the transformation is refused.
+    fn rebuild(
+        &self,
+        id: &str,
+        transform: impl FnOnce(&mut PhoneState) -> Result<(), HostError>,
+    ) -> Result<Arc<Phone>, HostError> {
+        if let Some(phone) = self.phones().get(id) {
+            phone.settle()?;
+        }
+        let mut state = self.load(id)?;
+        transform(&mut state)?;
+        self.stop(id)?;
+        self.save(id, &state)?;
+        self.boot(id)
+    }
+
+    /// Factory reset: user data is wiped, the identity stays (with a new android_id).
+    pub fn reset(&self, id: &str) -> Result<Arc<Phone>, HostError> {
+        self.rebuild(id, |state| {
+            state.factory_reset(&mut rand::rng());
+            Ok(())
+        })
+    }
+
+    /// "One-key new device": a fresh identity from the catalogue.
+    pub fn renew(&self, id: &str, request: &NewDevice) -> Result<Arc<Phone>, HostError> {
+        self.rebuild(id, |state| Ok(state.renew(request, &mut rand::rng())?))
     }
 
     /// Stops a phone if it runs and deletes everything it stored.
@@ -327,7 +404,7 @@ mod tests {
     async fn state_survives_stop_and_a_new_host() {
         let dir = tempfile::tempdir().unwrap();
         let host = DeviceHost::new(dir.path());
-        let phone = host.boot("cp-a").unwrap();
+        let phone = host.create("cp-a", &PhoneState::for_seed("cp-a")).unwrap();
         let serial = phone.shell("getprop ro.serialno").unwrap().stdout;
         phone.shell("setprop persist.sys.locale fr-FR").unwrap();
         host.stop("cp-a").unwrap();
@@ -339,6 +416,38 @@ mod tests {
         assert_eq!(phone.shell("getprop persist.sys.locale").unwrap().stdout, "fr-FR\n");
         host.destroy("cp-a").unwrap();
         assert!(!dir.path().join("phones/cp-a").exists());
+        assert!(matches!(host.boot("cp-a"), Err(HostError::NoState(_))), "no silent new identity");
+    }
+
+    #[tokio::test]
+    async fn lifecycle_restart_reset_renew() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = DeviceHost::new(dir.path());
+        let phone = host.create("cp-l", &PhoneState::for_seed("cp-l")).unwrap();
+        let report = phone.apply(&[Change::Property("ro.product.model".into(), "Pixel 7 Pro".into())]).unwrap();
+        assert_eq!(report.pending_restart, vec!["ro.product.model"]);
+        phone.shell("setprop persist.sys.locale de-DE").unwrap();
+        let phone = host.restart("cp-l").unwrap();
+        assert_eq!(phone.shell("getprop ro.product.model").unwrap().stdout, "Pixel 7 Pro\n");
+        let android_id = phone.shell("settings get secure android_id").unwrap().stdout;
+
+        let phone = host.reset("cp-l").unwrap();
+        assert_eq!(phone.shell("getprop persist.sys.locale").unwrap().stdout, "en-US\n", "user data wiped");
+        assert_eq!(phone.shell("getprop ro.product.model").unwrap().stdout, "Pixel 7 Pro\n", "identity kept");
+        assert_ne!(phone.shell("settings get secure android_id").unwrap().stdout, android_id);
+
+        let imei = phone.identity().0.modem.imei;
+        let bad = NewDevice { model: Some("Nokia 3310".into()), ..Default::default() };
+        assert!(matches!(host.renew("cp-l", &bad), Err(HostError::Identity(_))));
+        assert_eq!(host.phone("cp-l").unwrap().identity().0.modem.imei, imei, "still running, unchanged");
+        let phone = host.renew("cp-l", &NewDevice { model: Some("SM-S911B".into()), ..Default::default() }).unwrap();
+        assert_eq!(phone.shell("getprop ro.product.model").unwrap().stdout, "SM-S911B\n");
+        assert_ne!(phone.identity().0.modem.imei, imei);
+
+        host.stop("cp-l").unwrap();
+        host.stop("cp-l").unwrap();
+        assert!(host.phone("cp-l").is_err());
+        assert_eq!(host.boot("cp-l").unwrap().shell("getprop ro.product.model").unwrap().stdout, "SM-S911B\n");
     }
 
     #[tokio::test]
@@ -356,7 +465,7 @@ mod tests {
     async fn viewers_get_a_keyframe_then_changes() {
         let dir = tempfile::tempdir().unwrap();
         let host = DeviceHost::new(dir.path());
-        let phone = host.boot("cp-c").unwrap();
+        let phone = host.create("cp-c", &PhoneState::for_seed("cp-c")).unwrap();
         let mut video = phone.subscribe_video();
         phone.request_keyframe();
         let first = tokio::time::timeout(Duration::from_secs(10), video.recv()).await.unwrap().unwrap();

@@ -12,6 +12,12 @@ pub struct CreateInstances {
     /// How many phones to create (1 to 100, default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u32>,
+    /// A catalogue model (model, code name or market name; default Pixel 7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// An ISO country for SIM, locale and time zone (default US).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
 }
 
 /// An instance (a cloud phone).
@@ -101,4 +107,162 @@ pub struct SignallingAnswer {
     pub sdp: String,
     /// The instance the session shows.
     pub instance_id: String,
+}
+
+/// The SIM and radio identity.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Modem {
+    /// 15 digits, the last a Luhn check digit.
+    pub imei: String,
+    /// 19 or 20 digits starting `89`, the last a Luhn check digit.
+    pub iccid: String,
+    /// MCC + MNC + subscriber number, 14 or 15 digits.
+    pub imsi: String,
+    /// MCC + MNC, 5 or 6 digits.
+    pub mccmnc: String,
+    /// Operator name.
+    pub operator: String,
+    /// The line's number in international form (`+4915112345678`).
+    pub phone_number: String,
+    /// ISO country of the SIM (lower case, as Android reports it).
+    pub country_iso: String,
+}
+
+/// A Wi-Fi network the phone sees (the first one is the connected one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WifiNetwork {
+    /// Network name, 1 to 32 bytes.
+    pub ssid: String,
+    /// Access point MAC (`aa:bb:cc:dd:ee:ff`).
+    pub bssid: String,
+    /// This phone's MAC on the network.
+    pub mac: String,
+    /// This phone's IPv4 address.
+    pub ip: String,
+    /// Gateway IPv4 address.
+    pub gateway: String,
+    /// First DNS server.
+    pub dns1: String,
+    /// Second DNS server.
+    #[serde(default)]
+    pub dns2: String,
+    /// Signal level in dBm (-127 to 0).
+    pub level: i32,
+    /// Channel frequency in MHz (2400 to 7125).
+    pub frequency: u32,
+}
+
+/// What a batch of changes did: which keys act now, which at the next boot.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeReport {
+    /// Keys in effect now.
+    pub applied: Vec<String>,
+    /// Keys stored that take effect at the next boot.
+    pub pending_restart: Vec<String>,
+}
+
+/// What "new device" should draw.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDevice {
+    /// A catalogue model (model, code name or market name); default: a random one.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// An ISO country code; default: the phone's current country.
+    #[serde(default)]
+    pub country: Option<String>,
+    /// Keep apps, files, settings and notes (default: wipe them, as a new phone has none).
+    #[serde(default)]
+    pub keep_user_data: bool,
+}
+
+/// A phone's identity and properties (`GET /v1/instances/{id}/properties`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PropertiesView {
+    /// Every system property, as `getprop` shows it now.
+    pub system: std::collections::BTreeMap<String, String>,
+    /// `ro.*` changes stored for the next boot.
+    pub pending_restart: std::collections::BTreeMap<String, String>,
+    /// The SIM and radio.
+    pub modem: Modem,
+    /// `Settings.Secure.ANDROID_ID`.
+    pub android_id: String,
+    /// Per-package SSAIDs.
+    pub ssaid: std::collections::BTreeMap<String, String>,
+    /// Bluetooth MAC.
+    pub bluetooth_mac: String,
+    /// Visible Wi-Fi networks, connected one first.
+    pub wifi: Vec<WifiNetwork>,
+}
+
+/// `PATCH /v1/instances/{id}/properties`: every key is validated before any is applied.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PropertiesPatch {
+    /// System properties: `ro.*` at the next boot, others (`persist.*` kept across boots) now.
+    #[serde(default)]
+    pub system: std::collections::BTreeMap<String, String>,
+    /// Modem fields by their VMOS names: `IMEI`, `ICCID`, `IMSI`, `MCCMNC`, `OpName`, `PhoneNum`.
+    #[serde(default)]
+    pub modem: std::collections::BTreeMap<String, String>,
+    /// Settings by their VMOS names: `android_id`, `bt/mac`, `ssaid/<package>`.
+    #[serde(default)]
+    pub settings: std::collections::BTreeMap<String, String>,
+}
+
+/// `PUT /v1/instances/{id}/wifi`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WifiList {
+    /// The networks, connected one first (may be empty: no Wi-Fi).
+    pub networks: Vec<WifiNetwork>,
+}
+
+/// `PUT /v1/instances/{id}/locale`: either or both.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LocaleRequest {
+    /// BCP 47 locale, e.g. `de-DE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// IANA time zone, e.g. `Europe/Berlin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+}
+
+/// One catalogue model (`GET /v1/catalogue/models`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CatalogueModel {
+    /// `ro.product.model`.
+    pub model: String,
+    /// The name people know it by.
+    pub market_name: String,
+    /// `ro.product.brand`.
+    pub brand: String,
+    /// `ro.product.manufacturer`.
+    pub manufacturer: String,
+    /// `ro.product.device`.
+    pub device: String,
+    /// Android version.
+    pub android_version: String,
+    /// API level.
+    pub sdk: u32,
+    /// `ro.build.fingerprint`.
+    pub fingerprint: String,
+}
+
+/// One country (`GET /v1/catalogue/countries`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CatalogueCountry {
+    /// ISO 3166-1 alpha-2.
+    pub code: String,
+    /// MCC + MNC of its operator.
+    pub mccmnc: String,
+    /// Operator name.
+    pub operator: String,
+    /// Default locale.
+    pub locale: String,
+    /// Default time zone.
+    pub timezone: String,
 }

@@ -70,6 +70,14 @@ catalogue! {
     InstanceNotFound = ("instance.not_found", 404, "the instance does not exist"),
     /// The instance exists but is not running.
     InstanceNotRunning = ("instance.not_running", 409, "the instance is not running"),
+    /// A property or setting value does not have its key's format.
+    PropertyInvalid = ("property.invalid", 400, "a property value is invalid"),
+    /// The key is in a namespace only the system writes, or unknown there.
+    PropertyReadOnly = ("property.read_only", 400, "the property cannot be set"),
+    /// No device model of that name in the catalogue.
+    UnknownModel = ("catalogue.unknown_model", 400, "no device model of that name in the catalogue"),
+    /// No country of that code.
+    UnknownCountry = ("catalogue.unknown_country", 400, "no country of that code"),
     /// The shell command is empty.
     ShellEmptyCommand = ("shell.empty_command", 400, "the shell command is empty"),
     /// The WebRTC offer could not be accepted.

@@ -11,7 +11,9 @@
 //! ```
 
 use cloudphone_protocol::api::{
-    CreateInstances, CreateSession, Instance, InstanceList, SessionGrant, ShellRequest, ShellResult,
+    CatalogueCountry, CatalogueModel, ChangeReport, CreateInstances, CreateSession, Instance, InstanceList,
+    LocaleRequest, NewDevice, PropertiesPatch, PropertiesView, SessionGrant, ShellRequest, ShellResult, WifiList,
+    WifiNetwork,
 };
 use cloudphone_protocol::error::ErrorBody;
 use cloudphone_protocol::signing::{
@@ -168,11 +170,82 @@ impl Client {
             .map_err(|e| ClientError::Decode(format!("{e}: {}", String::from_utf8_lossy(&bytes))))
     }
 
-    /// Creates `count` phones.
+    /// Creates `count` default phones.
     pub async fn create_instances(&self, count: u32) -> Result<Vec<Instance>, ClientError> {
-        let list: InstanceList =
-            self.call(Method::POST, "/v1/instances", Some(&CreateInstances { count: Some(count) })).await?;
+        self.create_instances_with(&CreateInstances { count: Some(count), ..Default::default() }).await
+    }
+
+    /// Creates phones of a chosen model and country.
+    pub async fn create_instances_with(&self, request: &CreateInstances) -> Result<Vec<Instance>, ClientError> {
+        let list: InstanceList = self.call(Method::POST, "/v1/instances", Some(request)).await?;
         Ok(list.instances)
+    }
+
+    fn instance_path(id: &str, action: &str) -> String {
+        format!("/v1/instances/{}/{action}", encode_component(id))
+    }
+
+    /// Reboots a phone (pending `ro.*` changes take effect).
+    pub async fn restart(&self, id: &str) -> Result<Instance, ClientError> {
+        self.call::<(), _>(Method::POST, &Self::instance_path(id, "restart"), None).await
+    }
+
+    /// Shuts a phone down, keeping its state.
+    pub async fn stop(&self, id: &str) -> Result<Instance, ClientError> {
+        self.call::<(), _>(Method::POST, &Self::instance_path(id, "stop"), None).await
+    }
+
+    /// Boots a stopped phone.
+    pub async fn start(&self, id: &str) -> Result<Instance, ClientError> {
+        self.call::<(), _>(Method::POST, &Self::instance_path(id, "start"), None).await
+    }
+
+    /// Factory reset: user data is wiped, the identity stays.
+    pub async fn reset(&self, id: &str) -> Result<Instance, ClientError> {
+        self.call::<(), _>(Method::POST, &Self::instance_path(id, "reset"), None).await
+    }
+
+    /// "One-key new device": a fresh identity.
+    pub async fn new_device(&self, id: &str, request: &NewDevice) -> Result<Instance, ClientError> {
+        self.call(Method::POST, &Self::instance_path(id, "new-device"), Some(request)).await
+    }
+
+    /// The phone's identity and properties.
+    pub async fn properties(&self, id: &str) -> Result<PropertiesView, ClientError> {
+        self.call::<(), _>(Method::GET, &Self::instance_path(id, "properties"), None).await
+    }
+
+    /// Changes properties, modem and settings, all or nothing.
+    pub async fn patch_properties(&self, id: &str, patch: &PropertiesPatch) -> Result<ChangeReport, ClientError> {
+        self.call(Method::PATCH, &Self::instance_path(id, "properties"), Some(patch)).await
+    }
+
+    /// Replaces the Wi-Fi list.
+    pub async fn set_wifi(&self, id: &str, networks: Vec<WifiNetwork>) -> Result<ChangeReport, ClientError> {
+        self.call(Method::PUT, &Self::instance_path(id, "wifi"), Some(&WifiList { networks })).await
+    }
+
+    /// Sets locale and/or time zone.
+    pub async fn set_locale(&self, id: &str, request: &LocaleRequest) -> Result<ChangeReport, ClientError> {
+        self.call(Method::PUT, &Self::instance_path(id, "locale"), Some(request)).await
+    }
+
+    /// The device models phones can be created as.
+    pub async fn catalogue_models(&self) -> Result<Vec<CatalogueModel>, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Models {
+            models: Vec<CatalogueModel>,
+        }
+        Ok(self.call::<(), Models>(Method::GET, "/v1/catalogue/models", None).await?.models)
+    }
+
+    /// The countries phones can come from.
+    pub async fn catalogue_countries(&self) -> Result<Vec<CatalogueCountry>, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Countries {
+            countries: Vec<CatalogueCountry>,
+        }
+        Ok(self.call::<(), Countries>(Method::GET, "/v1/catalogue/countries", None).await?.countries)
     }
 
     /// Lists the tenant's phones.

@@ -4,10 +4,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router, middleware};
 use cloudphone_protocol::api::{
-    CreateInstances, CreateSession, InstanceList, ShellRequest, ShellResult, SignallingAnswer, SignallingOffer,
+    CatalogueCountry, CatalogueModel, ChangeReport, CreateInstances, CreateSession, InstanceList, LocaleRequest,
+    NewDevice, PropertiesPatch, PropertiesView, ShellRequest, ShellResult, SignallingAnswer, SignallingOffer, WifiList,
 };
 use cloudphone_protocol::{ApiError, ErrorCode};
 use serde::de::DeserializeOwned;
@@ -18,6 +19,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{self, Tenant};
 use crate::credentials::random_hex;
 use crate::error::{HttpError, HttpResult};
+use crate::services::{Instances, Lifecycle};
 use crate::{AppState, metrics, web};
 
 /// Gives every request an `x-request-id` (kept if the client sent one), echoed in the response
@@ -39,6 +41,16 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/instances/{id}/shell", post(shell))
         .route("/v1/instances/{id}/screenshot", get(screenshot))
         .route("/v1/instances/{id}/sessions", post(create_session))
+        .route("/v1/instances/{id}/properties", get(get_properties).patch(patch_properties))
+        .route("/v1/instances/{id}/wifi", put(put_wifi))
+        .route("/v1/instances/{id}/locale", put(put_locale))
+        .route("/v1/instances/{id}/restart", post(|s, t, p| lifecycle(s, t, p, Lifecycle::Restart)))
+        .route("/v1/instances/{id}/stop", post(|s, t, p| lifecycle(s, t, p, Lifecycle::Stop)))
+        .route("/v1/instances/{id}/start", post(|s, t, p| lifecycle(s, t, p, Lifecycle::Start)))
+        .route("/v1/instances/{id}/reset", post(|s, t, p| lifecycle(s, t, p, Lifecycle::Reset)))
+        .route("/v1/instances/{id}/new-device", post(new_device))
+        .route("/v1/catalogue/models", get(catalogue_models))
+        .route("/v1/catalogue/countries", get(catalogue_countries))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         .route("/healthz", get(healthz))
@@ -84,7 +96,7 @@ async fn create_instances(
     body: Bytes,
 ) -> HttpResult<Response> {
     let request: CreateInstances = json_body(&body)?;
-    let instances = app.instances.create(&tenant.id, request.count.unwrap_or(1)).await?;
+    let instances = app.instances.create(&tenant.id, &request).await?;
     Ok((StatusCode::CREATED, Json(InstanceList { instances })).into_response())
 }
 
@@ -157,4 +169,93 @@ async fn signalling_offer(State(app): State<AppState>, headers: HeaderMap, body:
     }
     let (instance_id, sdp) = app.sessions.answer(token, &offer.sdp).await?;
     Ok(Json(SignallingAnswer { kind: "answer".into(), sdp, instance_id }).into_response())
+}
+
+async fn lifecycle(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+    operation: Lifecycle,
+) -> HttpResult<Response> {
+    Ok(Json(app.instances.lifecycle(&tenant.id, &id, operation).await?).into_response())
+}
+
+async fn new_device(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> HttpResult<Response> {
+    let request: NewDevice = json_body(&body)?;
+    Ok(Json(app.instances.lifecycle(&tenant.id, &id, Lifecycle::Renew(request)).await?).into_response())
+}
+
+async fn get_properties(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> HttpResult<Json<PropertiesView>> {
+    Ok(Json(app.instances.properties(&tenant.id, &id).await?))
+}
+
+async fn patch_properties(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> HttpResult<Json<ChangeReport>> {
+    let patch: PropertiesPatch = json_body(&body)?;
+    let changes = Instances::patch_changes(patch)?;
+    Ok(Json(app.instances.change(&tenant.id, &id, changes).await?))
+}
+
+async fn put_wifi(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> HttpResult<Json<ChangeReport>> {
+    let list: WifiList = json_body(&body)?;
+    Ok(Json(app.instances.set_wifi(&tenant.id, &id, list.networks).await?))
+}
+
+async fn put_locale(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> HttpResult<Json<ChangeReport>> {
+    let request: LocaleRequest = json_body(&body)?;
+    Ok(Json(app.instances.set_locale(&tenant.id, &id, request).await?))
+}
+
+async fn catalogue_models() -> Json<serde_json::Value> {
+    let models: Vec<CatalogueModel> = cloudphone_device::identity::catalogue::models()
+        .iter()
+        .map(|m| CatalogueModel {
+            model: m.model.clone(),
+            market_name: m.market_name.clone(),
+            brand: m.brand.clone(),
+            manufacturer: m.manufacturer.clone(),
+            device: m.device.clone(),
+            android_version: m.release.clone(),
+            sdk: m.sdk,
+            fingerprint: m.fingerprint(),
+        })
+        .collect();
+    Json(json!({ "models": models }))
+}
+
+async fn catalogue_countries() -> Json<serde_json::Value> {
+    let countries: Vec<CatalogueCountry> = cloudphone_device::identity::country::COUNTRIES
+        .iter()
+        .map(|c| CatalogueCountry {
+            code: c.code.to_owned(),
+            mccmnc: format!("{}{}", c.mcc, c.mnc),
+            operator: c.operator.to_owned(),
+            locale: c.locale.to_owned(),
+            timezone: c.timezone.to_owned(),
+        })
+        .collect();
+    Json(json!({ "countries": countries }))
 }

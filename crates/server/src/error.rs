@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use cloudphone_device::identity::IdentityError;
 use cloudphone_host::HostError;
 use cloudphone_protocol::{ApiError, ErrorCode};
 use cloudphone_store::StoreError;
@@ -47,8 +48,21 @@ impl From<HostError> for HttpError {
                 ErrorCode::InstanceNotRunning,
                 format!("instance {id} is not running"),
             )),
+            HostError::Identity(e) => e.into(),
             other => HttpError(ApiError::with_message(ErrorCode::Internal, other.to_string())),
         }
+    }
+}
+
+impl From<IdentityError> for HttpError {
+    fn from(e: IdentityError) -> Self {
+        let code = match &e {
+            IdentityError::InvalidValue { .. } => ErrorCode::PropertyInvalid,
+            IdentityError::ReadOnly { .. } => ErrorCode::PropertyReadOnly,
+            IdentityError::Unknown { what: "model", .. } => ErrorCode::UnknownModel,
+            IdentityError::Unknown { .. } => ErrorCode::UnknownCountry,
+        };
+        HttpError(ApiError::with_message(code, e.to_string()))
     }
 }
 

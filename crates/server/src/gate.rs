@@ -65,7 +65,7 @@ mod tests {
     async fn only_allowed_categories_reach_the_phone() {
         let dir = tempfile::tempdir().unwrap();
         let host = DeviceHost::new(dir.path());
-        let phone = host.boot("cp-gate").unwrap();
+        let phone = host.create("cp-gate", &cloudphone_device::PhoneState::for_seed("cp-gate")).unwrap();
         let gate = GatedPhone::new(phone.clone(), [InputCategory::Touch, InputCategory::Key].into_iter().collect());
 
         // Open Notes by touch (allowed), then try to type (not allowed).

@@ -4,10 +4,14 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use cloudphone_device::ShellOutput;
+use cloudphone_device::identity::{Change, IdentityError, catalogue, country};
+use cloudphone_device::{PhoneState, ShellOutput};
 use cloudphone_gateway::Gateway;
 use cloudphone_host::{DeviceHost, Phone};
-use cloudphone_protocol::api::{Instance, SessionGrant};
+use cloudphone_protocol::api::{
+    ChangeReport, CreateInstances, Instance, LocaleRequest, NewDevice, PropertiesPatch, PropertiesView, SessionGrant,
+    WifiNetwork,
+};
 use cloudphone_protocol::control::InputCategory;
 use cloudphone_protocol::{ApiError, ErrorCode, InstanceStatus};
 use cloudphone_store::{InstanceRow, SessionTokenRow, Store, now_millis};
@@ -68,7 +72,16 @@ impl Instances {
     }
 
     async fn boot(&self, id: &str) -> Result<(), cloudphone_store::StoreError> {
-        let status = match self.host.boot(id) {
+        self.booted(id, self.host.boot(id).map(|_| ())).await
+    }
+
+    /// Records how a boot went.
+    async fn booted(
+        &self,
+        id: &str,
+        outcome: Result<(), cloudphone_host::HostError>,
+    ) -> Result<(), cloudphone_store::StoreError> {
+        let status = match outcome {
             Ok(_) => InstanceStatus::Running,
             Err(e) => {
                 tracing::error!(instance = id, error = %e, "boot failed");
@@ -78,8 +91,16 @@ impl Instances {
         self.store.set_instance_status(id, status.as_str(), now_millis()).await
     }
 
-    /// Creates and boots `count` phones for a tenant.
-    pub async fn create(&self, tenant: &str, count: u32) -> HttpResult<Vec<Instance>> {
+    /// Creates and boots phones for a tenant, each with a fresh identity of the chosen model
+    /// and country.
+    pub async fn create(&self, tenant: &str, request: &CreateInstances) -> HttpResult<Vec<Instance>> {
+        let count = request.count.unwrap_or(1);
+        let model_name = request.model.as_deref().unwrap_or(cloudphone_device::virtual_phone::DEFAULT_MODEL);
+        let model = catalogue::find(model_name)
+            .ok_or_else(|| IdentityError::Unknown { what: "model", name: model_name.to_owned() })?;
+        let country_code = request.country.as_deref().unwrap_or(cloudphone_device::virtual_phone::DEFAULT_COUNTRY);
+        let country = country::by_code(country_code)
+            .ok_or_else(|| IdentityError::Unknown { what: "country", name: country_code.to_owned() })?;
         if count == 0 || count > MAX_CREATE_COUNT {
             return Err(ApiError::with_message(
                 ErrorCode::InvalidParameter,
@@ -99,7 +120,10 @@ impl Instances {
             };
             // Stored before it boots, so a crash never leaves a phone nobody knows of.
             self.store.insert_instance(&row).await?;
-            self.boot(&row.id).await?;
+            let state = PhoneState::new(model, country, &mut rand::rng());
+            let (host, id) = (self.host.clone(), row.id.clone());
+            let outcome = blocking(move || host.create(&id, &state).map(|_| ())).await?;
+            self.booted(&row.id, outcome).await?;
             created.push(self.get(tenant, &row.id).await?);
         }
         Ok(created)
@@ -136,6 +160,112 @@ impl Instances {
         Ok(self.host.phone(id)?)
     }
 
+    /// Runs a lifecycle operation, recording the transitional and the final state.
+    pub async fn lifecycle(&self, tenant: &str, id: &str, operation: Lifecycle) -> HttpResult<Instance> {
+        self.get(tenant, id).await?;
+        let (during, after) = match &operation {
+            Lifecycle::Start => (InstanceStatus::Booting, InstanceStatus::Running),
+            Lifecycle::Stop => (InstanceStatus::Stopping, InstanceStatus::Stopped),
+            Lifecycle::Restart | Lifecycle::Renew(_) => (InstanceStatus::Restarting, InstanceStatus::Running),
+            Lifecycle::Reset => (InstanceStatus::Resetting, InstanceStatus::Running),
+        };
+        if let Lifecycle::Renew(request) = &operation {
+            // Refuse a bad request before the phone goes down.
+            if let Some(model) = &request.model {
+                catalogue::find(model).ok_or_else(|| IdentityError::Unknown { what: "model", name: model.clone() })?;
+            }
+            if let Some(code) = &request.country {
+                country::by_code(code).ok_or_else(|| IdentityError::Unknown { what: "country", name: code.clone() })?;
+            }
+        }
+        self.store.set_instance_status(id, during.as_str(), now_millis()).await?;
+        let host = self.host.clone();
+        let key = id.to_owned();
+        let outcome = blocking(move || match operation {
+            Lifecycle::Start => host.boot(&key).map(|_| ()),
+            Lifecycle::Stop => host.stop(&key),
+            Lifecycle::Restart => host.restart(&key).map(|_| ()),
+            Lifecycle::Reset => host.reset(&key).map(|_| ()),
+            Lifecycle::Renew(request) => host.renew(&key, &request).map(|_| ()),
+        })
+        .await?;
+        let status = match &outcome {
+            Ok(()) => after,
+            Err(e) => {
+                tracing::error!(instance = id, error = %e, "lifecycle operation failed");
+                InstanceStatus::Abnormal
+            }
+        };
+        self.store.set_instance_status(id, status.as_str(), now_millis()).await?;
+        outcome?;
+        self.get(tenant, id).await
+    }
+
+    /// A phone's identity and properties.
+    pub async fn properties(&self, tenant: &str, id: &str) -> HttpResult<PropertiesView> {
+        let phone = self.phone(tenant, id).await?;
+        let (identity, system, pending) = phone.identity();
+        Ok(PropertiesView {
+            system,
+            pending_restart: pending,
+            modem: identity.modem,
+            android_id: identity.android_id,
+            ssaid: identity.ssaid,
+            bluetooth_mac: identity.bluetooth_mac,
+            wifi: identity.wifi,
+        })
+    }
+
+    /// Applies identity changes, all or nothing.
+    pub async fn change(&self, tenant: &str, id: &str, changes: Vec<Change>) -> HttpResult<ChangeReport> {
+        let phone = self.phone(tenant, id).await?;
+        blocking(move || phone.apply(&changes)).await?.map_err(HttpError::from)
+    }
+
+    /// The changes a properties patch asks for.
+    pub fn patch_changes(patch: PropertiesPatch) -> Result<Vec<Change>, IdentityError> {
+        let mut changes: Vec<Change> = patch.system.into_iter().map(|(k, v)| Change::Property(k, v)).collect();
+        changes.extend(patch.modem.into_iter().map(|(k, v)| Change::Modem(k, v)));
+        for (key, value) in patch.settings {
+            changes.push(match key.as_str() {
+                "android_id" => Change::AndroidId(value),
+                "bt/mac" => Change::BluetoothMac(value),
+                "language" => Change::Property("persist.sys.locale".into(), value),
+                "timezone" => Change::Property("persist.sys.timezone".into(), value),
+                _ => match key.strip_prefix("ssaid/") {
+                    Some(package) => Change::Ssaid(package.to_owned(), value),
+                    None => {
+                        return Err(IdentityError::ReadOnly {
+                            key,
+                            reason: "settings keys are android_id, bt/mac, ssaid/<package>, language, timezone".into(),
+                        });
+                    }
+                },
+            });
+        }
+        Ok(changes)
+    }
+
+    /// Replaces the Wi-Fi list.
+    pub async fn set_wifi(&self, tenant: &str, id: &str, networks: Vec<WifiNetwork>) -> HttpResult<ChangeReport> {
+        self.change(tenant, id, vec![Change::Wifi(networks)]).await
+    }
+
+    /// Sets locale and/or time zone.
+    pub async fn set_locale(&self, tenant: &str, id: &str, request: LocaleRequest) -> HttpResult<ChangeReport> {
+        let mut changes = Vec::new();
+        if let Some(locale) = request.locale {
+            changes.push(Change::Property("persist.sys.locale".into(), locale));
+        }
+        if let Some(timezone) = request.timezone {
+            changes.push(Change::Property("persist.sys.timezone".into(), timezone));
+        }
+        if changes.is_empty() {
+            return Err(ApiError::with_message(ErrorCode::InvalidParameter, "give locale, timezone or both").into());
+        }
+        self.change(tenant, id, changes).await
+    }
+
     /// Runs a shell command line on a phone.
     pub async fn shell(&self, tenant: &str, id: &str, command: String) -> HttpResult<ShellOutput> {
         if command.trim().is_empty() {
@@ -150,6 +280,21 @@ impl Instances {
         let phone = self.phone(tenant, id).await?;
         blocking(move || phone.screenshot().to_png()).await
     }
+}
+
+/// A lifecycle operation on one phone.
+#[derive(Clone, Debug)]
+pub enum Lifecycle {
+    /// Boot a stopped phone.
+    Start,
+    /// Shut it down, keeping its state.
+    Stop,
+    /// Reboot (pending `ro.*` changes take effect).
+    Restart,
+    /// Factory reset: wipe user data.
+    Reset,
+    /// A fresh identity ("one-key new device").
+    Renew(NewDevice),
 }
 
 /// Runs device work (rendering, encoding, file writes) off the async threads.

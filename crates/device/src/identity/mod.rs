@@ -14,51 +14,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 pub use catalogue::DeviceModel;
+pub use cloudphone_protocol::api::{Modem, WifiNetwork};
 pub use country::Country;
-
-/// The SIM and radio identity.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Modem {
-    /// 15 digits, the last a Luhn check digit.
-    pub imei: String,
-    /// 19 or 20 digits starting `89`, the last a Luhn check digit.
-    pub iccid: String,
-    /// MCC + MNC + subscriber number, 14 or 15 digits.
-    pub imsi: String,
-    /// MCC + MNC, 5 or 6 digits.
-    pub mccmnc: String,
-    /// Operator name.
-    pub operator: String,
-    /// The line's number in international form (`+4915112345678`).
-    pub phone_number: String,
-    /// ISO country of the SIM (lower case, as Android reports it).
-    pub country_iso: String,
-}
-
-/// A Wi-Fi network the phone sees (the first one is the connected one).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WifiNetwork {
-    /// Network name, 1 to 32 bytes.
-    pub ssid: String,
-    /// Access point MAC (`aa:bb:cc:dd:ee:ff`).
-    pub bssid: String,
-    /// This phone's MAC on the network.
-    pub mac: String,
-    /// This phone's IPv4 address.
-    pub ip: String,
-    /// Gateway IPv4 address.
-    pub gateway: String,
-    /// First DNS server.
-    pub dns1: String,
-    /// Second DNS server.
-    #[serde(default)]
-    pub dns2: String,
-    /// Signal level in dBm (-127 to 0).
-    pub level: i32,
-    /// Channel frequency in MHz (2400 to 7125).
-    pub frequency: u32,
-}
 
 /// Everything that identifies a phone.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,28 +97,26 @@ pub fn new_android_id<R: Rng + ?Sized>(rng: &mut R) -> String {
     hex(rng, 16)
 }
 
-impl Modem {
-    /// A SIM of a real operator in `country`.
-    pub fn generate<R: Rng + ?Sized>(country: &Country, rng: &mut R) -> Modem {
-        // A GSMA-style TAC (reporting body 35) plus a serial, then the check digit.
-        let body = format!("35{}", digits(rng, 12));
-        let imei = format!("{body}{}", luhn::check_digit(&body));
-        let prefix = format!("89{}{}", country.iccid_country, digits(rng, 2));
-        let body = format!("{prefix}{}", digits(rng, 18 - prefix.len()));
-        let iccid = format!("{body}{}", luhn::check_digit(&body));
-        let mccmnc = format!("{}{}", country.mcc, country.mnc);
-        let imsi = format!("{mccmnc}{}", digits(rng, 15 - mccmnc.len()));
-        let national =
-            format!("{}{}", country.mobile_prefix, digits(rng, country.national_digits - country.mobile_prefix.len()));
-        Modem {
-            imei,
-            iccid,
-            imsi,
-            mccmnc,
-            operator: country.operator.to_owned(),
-            phone_number: format!("+{}{national}", country.calling_code),
-            country_iso: country.code.to_ascii_lowercase(),
-        }
+/// A SIM of a real operator in `country`.
+pub fn generate_modem<R: Rng + ?Sized>(country: &Country, rng: &mut R) -> Modem {
+    // A GSMA-style TAC (reporting body 35) plus a serial, then the check digit.
+    let body = format!("35{}", digits(rng, 12));
+    let imei = format!("{body}{}", luhn::check_digit(&body));
+    let prefix = format!("89{}{}", country.iccid_country, digits(rng, 2));
+    let body = format!("{prefix}{}", digits(rng, 18 - prefix.len()));
+    let iccid = format!("{body}{}", luhn::check_digit(&body));
+    let mccmnc = format!("{}{}", country.mcc, country.mnc);
+    let imsi = format!("{mccmnc}{}", digits(rng, 15 - mccmnc.len()));
+    let national =
+        format!("{}{}", country.mobile_prefix, digits(rng, country.national_digits - country.mobile_prefix.len()));
+    Modem {
+        imei,
+        iccid,
+        imsi,
+        mccmnc,
+        operator: country.operator.to_owned(),
+        phone_number: format!("+{}{national}", country.calling_code),
+        country_iso: country.code.to_ascii_lowercase(),
     }
 }
 
@@ -177,7 +132,7 @@ impl Identity {
         let host = rng.random_range(20..250u8);
         Identity {
             system,
-            modem: Modem::generate(country, rng),
+            modem: generate_modem(country, rng),
             android_id: new_android_id(rng),
             ssaid: BTreeMap::new(),
             bluetooth_mac: mac(rng),
@@ -290,16 +245,18 @@ pub fn check_locale(value: &str) -> Result<(), IdentityError> {
     if ok { Ok(()) } else { Err(invalid("persist.sys.locale", "must be a locale like en-US or zh-Hans-CN")) }
 }
 
+/// Every IANA time zone name (zones and links), from the bundled tzdata list.
+pub fn timezones() -> impl Iterator<Item = &'static str> {
+    include_str!("../../data/timezones.txt").lines().filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
 /// Checks an IANA time zone name (`UTC`, `Europe/Berlin`, `America/Argentina/Buenos_Aires`).
 pub fn check_timezone(value: &str) -> Result<(), IdentityError> {
-    let ok = value == "UTC"
-        || (value.contains('/')
-            && value.split('/').all(|p| {
-                !p.is_empty()
-                    && p.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-                    && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
-            }));
-    if ok { Ok(()) } else { Err(invalid("persist.sys.timezone", "must be an IANA time zone like Europe/Berlin")) }
+    if timezones().any(|z| z == value) {
+        Ok(())
+    } else {
+        Err(invalid("persist.sys.timezone", "must be an IANA time zone like Europe/Berlin"))
+    }
 }
 
 fn check_wifi(list: &[WifiNetwork]) -> Result<(), IdentityError> {
@@ -474,6 +431,11 @@ mod tests {
         assert!(refused(Change::Property("init.svc.adbd".into(), "stopped".into())).contains("only the system"));
         assert!(refused(Change::Property("persist.sys.locale".into(), "english".into())).contains("locale"));
         assert!(refused(Change::Property("persist.sys.timezone".into(), "nowhere".into())).contains("IANA"));
+        assert!(refused(Change::Property("persist.sys.timezone".into(), "Mars/Olympus".into())).contains("IANA"));
+        for c in country::COUNTRIES {
+            check_timezone(c.timezone).unwrap();
+            check_locale(c.locale).unwrap();
+        }
         assert!(refused(Change::AndroidId("xyz".into())).contains("16 hex"));
         assert!(refused(Change::Ssaid("notapackage".into(), "0123456789abcdef".into())).contains("package"));
         assert!(refused(Change::BluetoothMac("00:11:22".into())).contains("MAC"));

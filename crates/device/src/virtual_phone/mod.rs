@@ -5,20 +5,21 @@
 //! commands with Android's output formats ([`shell`]). It is a pure state machine: callers
 //! feed it inputs and time and take pictures out.
 
-mod identity;
 mod shell;
+mod state;
 mod ui;
 
 use std::collections::BTreeMap;
 
 use cloudphone_protocol::ControlMessage;
 use cloudphone_protocol::control::{KeyAction, TouchAction};
-use serde::{Deserialize, Serialize};
 
+use crate::identity::{Change, Identity, IdentityError};
 use crate::keycode::KeyCode;
 use crate::{Device, DeviceError, Frame, ShellOutput};
 
-pub use identity::default_properties;
+pub use cloudphone_protocol::api::ChangeReport;
+pub use state::{DEFAULT_COUNTRY, DEFAULT_MODEL, NewDevice, PhoneState, STATE_FORMAT};
 pub use ui::App;
 
 /// How far (pixels) a pointer may move between down and up and still count as a tap.
@@ -26,15 +27,20 @@ const TAP_SLOP: f32 = 30.0;
 /// How many touch points the Touch app keeps on screen.
 const MAX_TRAIL: usize = 400;
 
-/// What of a phone survives a restart of the phone or of the process.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct PhoneState {
-    /// `ro.*` identity and `persist.*` properties (other properties are lost at reboot, as on
-    /// Android).
-    pub properties: BTreeMap<String, String>,
-    /// The Notes app's text.
-    #[serde(default)]
-    pub notes: String,
+/// Properties a running Android reports that no identity carries.
+fn runtime_properties(density: u32) -> BTreeMap<String, String> {
+    [
+        ("sys.boot_completed", "1".to_owned()),
+        ("dev.bootcomplete", "1".to_owned()),
+        ("init.svc.adbd", "running".to_owned()),
+        ("service.adb.root", "0".to_owned()),
+        ("ro.sf.lcd_density", density.to_string()),
+        ("ro.debuggable", "0".to_owned()),
+        ("ro.secure", "1".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
 }
 
 /// Where a pointer went down and where it is.
@@ -58,8 +64,10 @@ pub struct VirtualPhone {
     width: u32,
     height: u32,
     density: u32,
+    /// What persists.
+    state: PhoneState,
+    /// Every system property as `getprop` shows it now.
     properties: BTreeMap<String, String>,
-    notes: String,
     screen: Screen,
     pointers: BTreeMap<u32, Pointer>,
     trail: Vec<(f32, f32)>,
@@ -77,40 +85,142 @@ impl VirtualPhone {
     /// Default density (dpi).
     pub const DEFAULT_DENSITY: u32 = 320;
 
-    /// Boots a phone from its persisted state (or a factory state from [`default_properties`]).
-    pub fn boot(state: PhoneState) -> VirtualPhone {
-        let mut properties = identity::runtime_properties();
-        properties.extend(state.properties);
-        VirtualPhone {
+    /// Boots a phone from its persisted state; `ro.*` changes made while it ran take effect now.
+    pub fn boot(mut state: PhoneState) -> VirtualPhone {
+        let applied_pending = !state.pending.is_empty();
+        let pending = std::mem::take(&mut state.pending);
+        state.identity.system.extend(pending);
+        let mut phone = VirtualPhone {
             width: Self::DEFAULT_WIDTH,
             height: Self::DEFAULT_HEIGHT,
             density: Self::DEFAULT_DENSITY,
-            properties,
-            notes: state.notes,
+            state,
+            properties: BTreeMap::new(),
             screen: Screen::Launcher,
             pointers: BTreeMap::new(),
             trail: Vec::new(),
             clock: "00:00".into(),
             dirty: true,
             seq: 0,
-            state_version: 0,
-        }
+            state_version: u64::from(applied_pending),
+        };
+        phone.rebuild_properties();
+        phone
     }
 
-    /// A factory-new phone whose serial number and ids derive from `seed` (the instance id).
+    /// The property view of a fresh boot: runtime, identity, modem, then `persist.*`.
+    fn rebuild_properties(&mut self) {
+        let identity = &self.state.identity;
+        let mut properties = runtime_properties(self.density);
+        properties.extend(identity.system.clone());
+        properties.extend(identity.modem_properties());
+        properties.insert("persist.sys.locale".into(), identity.factory_locale.clone());
+        properties.insert("persist.sys.timezone".into(), identity.factory_timezone.clone());
+        properties.extend(self.state.persist.clone());
+        self.properties = properties;
+    }
+
+    /// A factory-new default phone whose ids derive from `seed` (the instance id).
     pub fn factory(seed: &str) -> VirtualPhone {
-        VirtualPhone::boot(PhoneState { properties: default_properties(seed), notes: String::new() })
+        VirtualPhone::boot(PhoneState::for_seed(seed))
     }
 
     /// The state to persist.
     pub fn state(&self) -> PhoneState {
-        let properties = self
-            .properties
-            .iter()
-            .filter(|(k, _)| k.starts_with("ro.") || k.starts_with("persist."))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        PhoneState { properties, notes: self.notes.clone() }
+        self.state.clone()
+    }
+
+    /// Who the phone is now.
+    pub fn identity(&self) -> &Identity {
+        &self.state.identity
+    }
+
+    /// `ro.*` changes waiting for the next boot.
+    pub fn pending(&self) -> &BTreeMap<String, String> {
+        &self.state.pending
+    }
+
+    /// Applies a batch of changes: all are validated first, and a refused batch changes nothing.
+    pub fn apply(&mut self, changes: &[Change]) -> Result<ChangeReport, IdentityError> {
+        for change in changes {
+            change.validate(&self.state.identity)?;
+        }
+        let mut report = ChangeReport::default();
+        for change in changes {
+            let key = change.key();
+            if change.needs_restart() {
+                report.pending_restart.push(key);
+            } else {
+                report.applied.push(key);
+            }
+            let identity = &mut self.state.identity;
+            match change.clone() {
+                Change::Property(k, v) if k.starts_with("ro.") => {
+                    self.state.pending.insert(k, v);
+                }
+                Change::Property(k, v) => {
+                    if k.starts_with("persist.") {
+                        self.state.persist.insert(k.clone(), v.clone());
+                    }
+                    self.properties.insert(k, v);
+                }
+                Change::Modem(k, v) => {
+                    let m = &mut identity.modem;
+                    match k.as_str() {
+                        "IMEI" => m.imei = v,
+                        "ICCID" => m.iccid = v,
+                        "IMSI" => m.imsi = v,
+                        "MCCMNC" => m.mccmnc = v,
+                        "OpName" => m.operator = v,
+                        "PhoneNum" => m.phone_number = v,
+                        _ => unreachable!("validated above"),
+                    }
+                    self.properties.extend(identity.modem_properties());
+                }
+                Change::AndroidId(v) => identity.android_id = v,
+                Change::Ssaid(package, v) => {
+                    identity.ssaid.insert(package, v);
+                }
+                Change::BluetoothMac(v) => identity.bluetooth_mac = v,
+                Change::Wifi(list) => identity.wifi = list,
+            }
+        }
+        self.state_version += 1;
+        self.dirty = true;
+        Ok(report)
+    }
+
+    /// A value from `settings` (`system`, `secure`, `global`), as `settings get` reports it.
+    pub fn setting(&self, namespace: &str, key: &str) -> Option<String> {
+        let identity = &self.state.identity;
+        match (namespace, key) {
+            ("secure", "android_id") => Some(identity.android_id.clone()),
+            ("secure", "bluetooth_address") => Some(identity.bluetooth_mac.to_uppercase()),
+            ("global", "device_name") => Some(identity.system.get("ro.product.model").cloned().unwrap_or_default()),
+            _ => self.state.settings.get(namespace).and_then(|m| m.get(key)).cloned(),
+        }
+    }
+
+    /// Every setting of a namespace, including those the identity provides.
+    pub fn settings_in(&self, namespace: &str) -> BTreeMap<String, String> {
+        let mut all = self.state.settings.get(namespace).cloned().unwrap_or_default();
+        let derived: &[&str] = match namespace {
+            "secure" => &["android_id", "bluetooth_address"],
+            "global" => &["device_name"],
+            _ => &[],
+        };
+        for key in derived {
+            if let Some(v) = self.setting(namespace, key) {
+                all.insert((*key).to_owned(), v);
+            }
+        }
+        all
+    }
+
+    /// Stores a setting (`settings put`).
+    pub fn put_setting(&mut self, namespace: &str, key: &str, value: &str) {
+        self.state.settings.entry(namespace.to_owned()).or_default().insert(key.to_owned(), value.to_owned());
+        self.state_version += 1;
     }
 
     /// The screen in front.
@@ -136,7 +246,8 @@ impl VirtualPhone {
         }
         if self.properties.get(name).map(String::as_str) != Some(value) {
             self.properties.insert(name.to_owned(), value.to_owned());
-            if name.starts_with("ro.") || name.starts_with("persist.") {
+            if name.starts_with("persist.") {
+                self.state.persist.insert(name.to_owned(), value.to_owned());
                 self.state_version += 1;
             }
             self.dirty = true;
@@ -146,7 +257,7 @@ impl VirtualPhone {
 
     /// The Notes app's text.
     pub fn notes(&self) -> &str {
-        &self.notes
+        &self.state.notes
     }
 
     /// Screen density in dpi.
@@ -213,7 +324,7 @@ impl VirtualPhone {
         match key {
             KeyCode::HOME => self.show(Screen::Launcher),
             KeyCode::BACK => self.show(Screen::Launcher),
-            KeyCode::DEL if self.screen == Screen::App(App::Notes) && self.notes.pop().is_some() => {
+            KeyCode::DEL if self.screen == Screen::App(App::Notes) && self.state.notes.pop().is_some() => {
                 self.notes_changed()
             }
             KeyCode::ENTER if self.screen == Screen::App(App::Notes) => self.type_text("\n"),
@@ -225,7 +336,7 @@ impl VirtualPhone {
     /// the text goes nowhere, as on Android).
     pub fn type_text(&mut self, text: &str) {
         if self.screen == Screen::App(App::Notes) && !text.is_empty() {
-            self.notes.push_str(text);
+            self.state.notes.push_str(text);
             self.notes_changed();
         }
     }
@@ -242,7 +353,8 @@ impl VirtualPhone {
             screen: self.screen,
             clock: &self.clock,
             properties: &self.properties,
-            notes: &self.notes,
+            identity: &self.state.identity,
+            notes: &self.state.notes,
             trail: &self.trail,
             pointers: self.pointers.values().map(|p| p.at).collect(),
             density: self.density,
@@ -419,8 +531,58 @@ mod tests {
         assert_eq!(phone.property("ro.product.model"), Some(model.as_str()));
         assert!(phone.set_property("persist.sys.locale", "de-DE"));
         assert!(phone.set_property("debug.cloudphone.x", "1"));
-        let state = phone.state();
-        assert_eq!(state.properties.get("persist.sys.locale").map(String::as_str), Some("de-DE"));
-        assert!(!state.properties.contains_key("debug.cloudphone.x"), "non-persist properties die with the boot");
+        let again = VirtualPhone::boot(phone.state());
+        assert_eq!(again.property("persist.sys.locale"), Some("de-DE"));
+        assert_eq!(again.property("debug.cloudphone.x"), None, "non-persist properties die with the boot");
+    }
+}
+
+#[cfg(test)]
+mod identity_tests {
+    use super::*;
+
+    #[test]
+    fn ro_changes_wait_for_the_next_boot() {
+        let mut phone = VirtualPhone::factory("i1");
+        let report = phone
+            .apply(&[
+                Change::Property("ro.product.model".into(), "Pixel 7 Pro".into()),
+                Change::Property("persist.sys.timezone".into(), "Asia/Tokyo".into()),
+                Change::Modem("OpName".into(), "Test Operator".into()),
+            ])
+            .unwrap();
+        assert_eq!(report.pending_restart, vec!["ro.product.model"]);
+        assert_eq!(report.applied, vec!["persist.sys.timezone", "OpName"]);
+        assert_eq!(phone.property("ro.product.model"), Some("Pixel 7"), "unchanged while running");
+        assert_eq!(phone.property("persist.sys.timezone"), Some("Asia/Tokyo"));
+        assert_eq!(phone.property("gsm.sim.operator.alpha"), Some("Test Operator"));
+        let rebooted = VirtualPhone::boot(phone.state());
+        assert_eq!(rebooted.property("ro.product.model"), Some("Pixel 7 Pro"));
+        assert!(rebooted.pending().is_empty());
+        assert_eq!(rebooted.property("persist.sys.timezone"), Some("Asia/Tokyo"));
+        assert_eq!(rebooted.identity().modem.operator, "Test Operator");
+    }
+
+    #[test]
+    fn a_refused_batch_changes_nothing() {
+        let mut phone = VirtualPhone::factory("i2");
+        let before = phone.state();
+        let result = phone.apply(&[
+            Change::Property("persist.sys.locale".into(), "fr-FR".into()),
+            Change::Modem("IMEI".into(), "123".into()),
+        ]);
+        assert!(matches!(result, Err(IdentityError::InvalidValue { .. })));
+        assert_eq!(phone.state(), before);
+        assert_eq!(phone.property("persist.sys.locale"), Some("en-US"));
+    }
+
+    #[test]
+    fn about_phone_shows_identity_changes() {
+        let mut phone = VirtualPhone::factory("i3");
+        phone.shell("input tap 90 240");
+        let before = phone.screenshot();
+        phone.apply(&[Change::Property("persist.sys.locale".into(), "ja-JP".into())]).unwrap();
+        assert!(phone.take_frame().is_some(), "a change redraws");
+        assert_ne!(phone.screenshot().rgba, before.rgba);
     }
 }

@@ -167,9 +167,49 @@ fn command(phone: &mut VirtualPhone, words: &[String]) -> ShellOutput {
         ["wm", "density"] => ok(format!("Physical density: {}\n", phone.density())),
         ["wm", ..] => fail(1, "usage: wm [size|density]\n"),
         ["input", rest @ ..] => input(phone, rest),
+        ["settings", rest @ ..] => settings(phone, rest),
         ["true"] => ok(""),
         ["false"] => fail(1, ""),
         [name, ..] => fail(127, format!("sh: {name}: not found\n")),
+    }
+}
+
+const SETTINGS_NAMESPACES: &[&str] = &["system", "secure", "global"];
+
+fn settings(phone: &mut VirtualPhone, args: &[&str]) -> ShellOutput {
+    // `--user N` is accepted and ignored: the phone has one user.
+    let args: Vec<&str> = match args {
+        ["--user", _, rest @ ..] => rest.to_vec(),
+        _ => args.to_vec(),
+    };
+    match args.as_slice() {
+        ["get", ns, key] if SETTINGS_NAMESPACES.contains(ns) => {
+            ok(format!("{}\n", phone.setting(ns, key).unwrap_or_else(|| "null".into())))
+        }
+        ["put", ns, key, value] if SETTINGS_NAMESPACES.contains(ns) => {
+            if matches!((*ns, *key), ("secure", "android_id") | ("secure", "bluetooth_address")) {
+                return fail(
+                    1,
+                    format!(
+                        "java.lang.SecurityException: Permission denial: writing to settings requires:android.permission.WRITE_SECURE_SETTINGS for {key}\n"
+                    ),
+                );
+            }
+            phone.put_setting(ns, key, value);
+            ok("")
+        }
+        ["list", ns] if SETTINGS_NAMESPACES.contains(ns) => {
+            let mut lines: Vec<String> = phone.settings_in(ns).into_iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+            lines.sort();
+            ok(lines.concat())
+        }
+        ["get" | "put" | "list", ns, ..] if !SETTINGS_NAMESPACES.contains(ns) => {
+            fail(1, format!("Invalid namespace '{ns}'\n"))
+        }
+        _ => fail(
+            1,
+            "usage:  settings [--user <USER_ID> | current] get namespace key\n        settings [--user <USER_ID> | current] put namespace key value\n        settings [--user <USER_ID> | current] list namespace\n\n'namespace' is one of {system, secure, global}, case-insensitive\n",
+        ),
     }
 }
 
@@ -275,6 +315,23 @@ mod tests {
         assert_eq!(bad.exit_code, 2);
         assert!(bad.stderr.starts_with("sh: syntax error"));
         assert_eq!(sh(&mut p, "echo a | cat").exit_code, 2);
+    }
+
+    #[test]
+    fn settings_get_put_list() {
+        let mut p = VirtualPhone::factory("s6");
+        let android_id = sh(&mut p, "settings get secure android_id").stdout;
+        assert_eq!(android_id.trim().len(), 16);
+        assert_eq!(android_id.trim(), p.identity().android_id);
+        assert_eq!(sh(&mut p, "settings get system screen_brightness").stdout, "null\n");
+        assert_eq!(sh(&mut p, "settings put system screen_brightness 128").exit_code, 0);
+        assert_eq!(sh(&mut p, "settings --user 0 get system screen_brightness").stdout, "128\n");
+        assert!(sh(&mut p, "settings list secure").stdout.contains(&format!("android_id={}", android_id.trim())));
+        assert_eq!(sh(&mut p, "settings get nowhere x").stderr, "Invalid namespace 'nowhere'\n");
+        assert_eq!(sh(&mut p, "settings put secure android_id 0000000000000000").exit_code, 1);
+        assert_eq!(sh(&mut p, "settings").exit_code, 1);
+        let rebooted = VirtualPhone::boot(p.state());
+        assert_eq!(rebooted.setting("system", "screen_brightness").as_deref(), Some("128"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::identity::Identity;
 use crate::keycode::KeyCode;
 use crate::render::{Canvas, Rgb, Weight};
 
@@ -66,6 +67,7 @@ pub struct View<'a> {
     pub screen: Screen,
     pub clock: &'a str,
     pub properties: &'a BTreeMap<String, String>,
+    pub identity: &'a Identity,
     pub notes: &'a str,
     pub trail: &'a [(f32, f32)],
     pub pointers: Vec<(f32, f32)>,
@@ -179,23 +181,25 @@ fn title_bar(c: &mut Canvas, title: &str, color: Rgb) {
 fn settings(c: &mut Canvas, view: &View) {
     title_bar(c, "About phone", App::Settings.color());
     let prop = |k: &str| view.properties.get(k).cloned().unwrap_or_else(|| "unknown".into());
+    let modem = &view.identity.modem;
     let rows = [
-        ("Device name", format!("{} {}", prop("ro.product.manufacturer"), prop("ro.product.model"))),
-        ("Model", prop("ro.product.model")),
-        ("Brand", prop("ro.product.brand")),
-        ("Android version", prop("ro.build.version.release")),
+        ("Device name", prop("ro.product.marketname")),
+        ("Model", format!("{} {}", prop("ro.product.manufacturer"), prop("ro.product.model"))),
+        ("Android version", format!("{} (API {})", prop("ro.build.version.release"), prop("ro.build.version.sdk"))),
         ("Build number", prop("ro.build.display.id")),
         ("Serial number", prop("ro.serialno")),
+        ("IMEI", modem.imei.clone()),
+        ("Phone number", format!("{} ({})", modem.phone_number, modem.operator)),
         ("Language", prop("persist.sys.locale")),
         ("Time zone", prop("persist.sys.timezone")),
         ("Screen", format!("{}x{} @ {} dpi", view.width, view.height, view.density)),
     ];
-    let mut y = STATUS_BAR + TITLE_BAR + 24.0;
+    let mut y = STATUS_BAR + TITLE_BAR + 12.0;
     for (label, value) in rows {
-        c.text(label, 32.0, y + 36.0, 30.0, Weight::Bold, TEXT);
-        c.text(&value, 32.0, y + 76.0, 28.0, Weight::Regular, MUTED);
-        c.rect(32.0, y + 100.0, c.width() - 64.0, 1.0, Rgb(0xe0, 0xe0, 0xe0));
-        y += 108.0;
+        c.text(label, 32.0, y + 32.0, 27.0, Weight::Bold, TEXT);
+        c.text(&value, 32.0, y + 68.0, 26.0, Weight::Regular, MUTED);
+        c.rect(32.0, y + 88.0, c.width() - 64.0, 1.0, Rgb(0xe0, 0xe0, 0xe0));
+        y += 96.0;
     }
 }
 

@@ -1,0 +1,156 @@
+//! Identity, properties and lifecycle over the HTTP API.
+
+use cloudphone_protocol::api::{CreateInstances, LocaleRequest, NewDevice, PropertiesPatch};
+use cloudphone_sdk::{Client, ClientError};
+use cloudphone_server::{Config, Server};
+
+async fn start(dir: &std::path::Path) -> (Server, Client) {
+    let server = cloudphone_server::start(Config { data_dir: dir.to_owned(), listen: "127.0.0.1:0".parse().unwrap() })
+        .await
+        .expect("server starts");
+    let c = &server.credentials;
+    let client = Client::new(&c.api_url, &c.access_key, &c.secret_key);
+    (server, client)
+}
+
+fn code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> String {
+    match result {
+        Err(ClientError::Api { code, .. }) => code,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+fn map(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+async fn getprop(client: &Client, id: &str, key: &str) -> String {
+    client.shell(id, &format!("getprop {key}")).await.unwrap().stdout.trim_end().to_owned()
+}
+
+#[tokio::test]
+async fn create_with_model_and_country() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+    let request = CreateInstances { count: Some(1), model: Some("Galaxy S23".into()), country: Some("JP".into()) };
+    let id = client.create_instances_with(&request).await.unwrap().remove(0).id;
+    assert_eq!(getprop(&client, &id, "ro.product.model").await, "SM-S911B");
+    assert_eq!(getprop(&client, &id, "persist.sys.timezone").await, "Asia/Tokyo");
+    assert_eq!(getprop(&client, &id, "gsm.sim.operator.numeric").await, "44010");
+    let props = client.properties(&id).await.unwrap();
+    assert_eq!(props.modem.mccmnc, "44010");
+    assert!(props.modem.phone_number.starts_with("+8190"));
+    assert_eq!(props.system["ro.build.fingerprint"], getprop(&client, &id, "ro.build.fingerprint").await);
+
+    let bad_model = CreateInstances { model: Some("Nokia 3310".into()), ..Default::default() };
+    assert_eq!(code(client.create_instances_with(&bad_model).await), "catalogue.unknown_model");
+    let bad_country = CreateInstances { country: Some("XX".into()), ..Default::default() };
+    assert_eq!(code(client.create_instances_with(&bad_country).await), "catalogue.unknown_country");
+    assert_eq!(client.list_instances().await.unwrap().len(), 1, "refused creations leave nothing behind");
+
+    assert!(client.catalogue_models().await.unwrap().len() >= 30);
+    assert!(client.catalogue_countries().await.unwrap().iter().any(|c| c.code == "JP"));
+    server.abort();
+}
+
+#[tokio::test]
+async fn properties_live_restart_and_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+    let id = client.create_instances(1).await.unwrap().remove(0).id;
+
+    let patch = PropertiesPatch {
+        system: map(&[("ro.product.model", "Pixel 7 Pro"), ("persist.sys.locale", "de-DE")]),
+        modem: map(&[("OpName", "Cloud Mobile")]),
+        settings: map(&[("ssaid/com.example.app", "0123456789abcdef")]),
+    };
+    let report = client.patch_properties(&id, &patch).await.unwrap();
+    assert_eq!(report.pending_restart, vec!["ro.product.model"]);
+    assert_eq!(report.applied.len(), 3);
+    assert_eq!(getprop(&client, &id, "ro.product.model").await, "Pixel 7", "ro.* waits for a restart");
+    assert_eq!(getprop(&client, &id, "persist.sys.locale").await, "de-DE");
+    assert_eq!(getprop(&client, &id, "gsm.operator.alpha").await, "Cloud Mobile");
+    let props = client.properties(&id).await.unwrap();
+    assert_eq!(props.pending_restart["ro.product.model"], "Pixel 7 Pro");
+    assert_eq!(props.ssaid["com.example.app"], "0123456789abcdef");
+
+    // A batch with one bad value changes nothing.
+    let bad = PropertiesPatch {
+        system: map(&[("persist.sys.locale", "fr-FR")]),
+        modem: map(&[("IMEI", "123456789012345")]),
+        ..Default::default()
+    };
+    assert_eq!(code(client.patch_properties(&id, &bad).await), "property.invalid");
+    assert_eq!(getprop(&client, &id, "persist.sys.locale").await, "de-DE");
+    let read_only = PropertiesPatch { system: map(&[("init.svc.adbd", "stopped")]), ..Default::default() };
+    assert_eq!(code(client.patch_properties(&id, &read_only).await), "property.read_only");
+    let unknown_ro = PropertiesPatch { system: map(&[("ro.invented.key", "1")]), ..Default::default() };
+    assert_eq!(code(client.patch_properties(&id, &unknown_ro).await), "property.read_only");
+    let unknown_setting = PropertiesPatch { settings: map(&[("volume", "3")]), ..Default::default() };
+    assert_eq!(code(client.patch_properties(&id, &unknown_setting).await), "property.read_only");
+
+    let instance = client.restart(&id).await.unwrap();
+    assert_eq!(instance.status.as_str(), "running");
+    assert_eq!(getprop(&client, &id, "ro.product.model").await, "Pixel 7 Pro");
+    assert!(client.properties(&id).await.unwrap().pending_restart.is_empty());
+
+    let locale = LocaleRequest { locale: Some("ja-JP".into()), timezone: Some("Asia/Tokyo".into()) };
+    client.set_locale(&id, &locale).await.unwrap();
+    assert_eq!(getprop(&client, &id, "persist.sys.timezone").await, "Asia/Tokyo");
+    assert_eq!(code(client.set_locale(&id, &LocaleRequest::default()).await), "request.invalid_parameter");
+    let bad_zone = LocaleRequest { timezone: Some("Mars/Olympus".into()), ..Default::default() };
+    assert_eq!(code(client.set_locale(&id, &bad_zone).await), "property.invalid");
+    let bad_zone = LocaleRequest { timezone: Some("not a zone".into()), ..Default::default() };
+    assert_eq!(code(client.set_locale(&id, &bad_zone).await), "property.invalid");
+
+    let mut wifi = client.properties(&id).await.unwrap().wifi;
+    wifi[0].ssid = "Office".into();
+    client.set_wifi(&id, wifi.clone()).await.unwrap();
+    assert_eq!(client.properties(&id).await.unwrap().wifi, wifi);
+    wifi[0].ip = "not-an-ip".into();
+    assert_eq!(code(client.set_wifi(&id, wifi).await), "property.invalid");
+    server.abort();
+}
+
+#[tokio::test]
+async fn stop_start_reset_new_device_and_process_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+    let ids: Vec<String> = client.create_instances(2).await.unwrap().into_iter().map(|i| i.id).collect();
+    let id = &ids[0];
+    client.shell(id, "setprop persist.sys.locale it-IT").await.unwrap();
+    let android_id = client.properties(id).await.unwrap().android_id;
+
+    let stopped = client.stop(id).await.unwrap();
+    assert_eq!((stopped.status.as_str(), stopped.pad_status), ("stopped", 18));
+    assert_eq!(code(client.shell(id, "echo hi").await), "instance.not_running");
+    let started = client.start(id).await.unwrap();
+    assert_eq!(started.status.as_str(), "running");
+    assert_eq!(getprop(&client, id, "persist.sys.locale").await, "it-IT", "stop keeps user data");
+
+    client.reset(id).await.unwrap();
+    assert_eq!(getprop(&client, id, "persist.sys.locale").await, "en-US", "reset wipes user data");
+    assert_ne!(client.properties(id).await.unwrap().android_id, android_id);
+
+    let imei = client.properties(id).await.unwrap().modem.imei;
+    let bad = NewDevice { model: Some("Nokia 3310".into()), ..Default::default() };
+    assert_eq!(code(client.new_device(id, &bad).await), "catalogue.unknown_model");
+    assert_eq!(client.instance(id).await.unwrap().status.as_str(), "running", "a refused renewal leaves it running");
+    assert_eq!(client.properties(id).await.unwrap().modem.imei, imei);
+    let renewed = NewDevice { model: Some("Pixel 8".into()), country: Some("GB".into()), keep_user_data: false };
+    client.new_device(id, &renewed).await.unwrap();
+    let props = client.properties(id).await.unwrap();
+    assert_eq!(props.system["ro.product.model"], "Pixel 8");
+    assert_eq!(props.modem.mccmnc, "23410");
+    assert_ne!(props.modem.imei, imei);
+
+    // The second phone is stopped; after a process restart it is still stopped, the first runs.
+    client.stop(&ids[1]).await.unwrap();
+    server.abort();
+    let (again, client) = start(dir.path()).await;
+    assert_eq!(client.instance(id).await.unwrap().status.as_str(), "running");
+    assert_eq!(client.properties(id).await.unwrap().system["ro.product.model"], "Pixel 8");
+    assert_eq!(client.instance(&ids[1]).await.unwrap().status.as_str(), "stopped");
+    assert_eq!(code(client.shell(&ids[1], "echo").await), "instance.not_running");
+    again.abort();
+}
