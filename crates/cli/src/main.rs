@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use cloudphone_sdk::Client;
-use cloudphone_sdk::api::CreateSession;
+use cloudphone_sdk::api::{CreateInstances, CreateSession, LocaleRequest, NewDevice, PropertiesPatch};
 
 #[derive(Parser)]
 #[command(name = "cloudphone", version, about = "Self-hosted cloud phones: run the platform and drive it")]
@@ -35,6 +35,15 @@ enum Command {
         /// Instance id.
         id: String,
     },
+    /// Lists the device models and countries phones can be created as.
+    Catalogue {
+        /// `models` or `countries`.
+        #[arg(value_parser = ["models", "countries"])]
+        what: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -44,6 +53,86 @@ enum InstanceCommand {
         /// How many.
         #[arg(long, default_value_t = 1)]
         count: u32,
+        /// Device model from the catalogue (model, code name or market name).
+        #[arg(long)]
+        model: Option<String>,
+        /// ISO country for SIM, locale and time zone.
+        #[arg(long)]
+        country: Option<String>,
+    },
+    /// Reboots a phone (pending ro.* changes take effect).
+    Restart {
+        /// Instance id.
+        id: String,
+    },
+    /// Shuts a phone down, keeping its state.
+    Stop {
+        /// Instance id.
+        id: String,
+    },
+    /// Boots a stopped phone.
+    Start {
+        /// Instance id.
+        id: String,
+    },
+    /// Factory reset: wipes user data, keeps the identity.
+    Reset {
+        /// Instance id.
+        id: String,
+    },
+    /// Gives a phone a fresh identity ("one-key new device").
+    NewDevice {
+        /// Instance id.
+        id: String,
+        /// Device model from the catalogue (default: a random one).
+        #[arg(long)]
+        model: Option<String>,
+        /// ISO country (default: the phone's current one).
+        #[arg(long)]
+        country: Option<String>,
+        /// Keep apps, files, settings and notes.
+        #[arg(long)]
+        keep_user_data: bool,
+    },
+    /// Shows a phone's identity and properties.
+    Props {
+        /// Instance id.
+        id: String,
+        /// Print JSON instead of `[key]: [value]` lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Changes properties (KEY=VALUE; ro.* at the next restart), modem fields and settings.
+    Setprop {
+        /// Instance id.
+        id: String,
+        /// System properties, KEY=VALUE.
+        #[arg(value_parser = parse_pair)]
+        system: Vec<(String, String)>,
+        /// Modem fields (IMEI, ICCID, IMSI, MCCMNC, OpName, PhoneNum), KEY=VALUE.
+        #[arg(long = "modem", value_parser = parse_pair)]
+        modem: Vec<(String, String)>,
+        /// Settings (android_id, bt/mac, ssaid/<package>), KEY=VALUE.
+        #[arg(long = "setting", value_parser = parse_pair)]
+        settings: Vec<(String, String)>,
+    },
+    /// Sets locale and/or time zone.
+    Locale {
+        /// Instance id.
+        id: String,
+        /// BCP 47 locale, e.g. de-DE.
+        #[arg(long)]
+        locale: Option<String>,
+        /// IANA time zone, e.g. Europe/Berlin.
+        #[arg(long)]
+        timezone: Option<String>,
+    },
+    /// Replaces the Wi-Fi list from a JSON file (`[{"ssid": ..., "bssid": ..., ...}]`).
+    Wifi {
+        /// Instance id.
+        id: String,
+        /// The JSON file.
+        file: PathBuf,
     },
     /// Lists phones.
     List {
@@ -80,6 +169,16 @@ enum InstanceCommand {
         /// Instance id.
         id: String,
     },
+}
+
+/// Parses `KEY=VALUE`.
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    s.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+/// Prints an instance's id and status after a lifecycle operation.
+fn print_status(instance: &cloudphone_sdk::api::Instance) {
+    println!("{} {}", instance.id, instance.status.as_str());
 }
 
 /// `$XDG_DATA_HOME/cloudphone`, else `~/.local/share/cloudphone`.
@@ -147,6 +246,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let data_dir = cli.data_dir.unwrap_or_else(default_data_dir);
     match cli.command {
         Command::Up { listen } => up(data_dir, listen).await.map(|_| ExitCode::SUCCESS),
+        Command::Catalogue { what, json } => {
+            let client = client(&data_dir)?;
+            if what == "models" {
+                let models = client.catalogue_models().await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&models)?);
+                } else {
+                    for m in models {
+                        println!("{:<22} {:<24} Android {:<3} {}", m.model, m.market_name, m.android_version, m.brand);
+                    }
+                }
+            } else {
+                let countries = client.catalogue_countries().await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&countries)?);
+                } else {
+                    for c in countries {
+                        println!("{}  {:<7} {:<14} {:<6} {}", c.code, c.mccmnc, c.operator, c.locale, c.timezone);
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::View { id } => {
             let grant = client(&data_dir)?.create_session(&id, &CreateSession::default()).await?;
             println!("{}", grant.view_url);
@@ -155,10 +277,61 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Instance(command) => {
             let client = client(&data_dir)?;
             match command {
-                InstanceCommand::Create { count } => {
-                    for instance in client.create_instances(count).await? {
+                InstanceCommand::Create { count, model, country } => {
+                    let request = CreateInstances { count: Some(count), model, country };
+                    for instance in client.create_instances_with(&request).await? {
                         println!("{}", instance.id);
                     }
+                }
+                InstanceCommand::Restart { id } => print_status(&client.restart(&id).await?),
+                InstanceCommand::Stop { id } => print_status(&client.stop(&id).await?),
+                InstanceCommand::Start { id } => print_status(&client.start(&id).await?),
+                InstanceCommand::Reset { id } => print_status(&client.reset(&id).await?),
+                InstanceCommand::NewDevice { id, model, country, keep_user_data } => {
+                    print_status(&client.new_device(&id, &NewDevice { model, country, keep_user_data }).await?)
+                }
+                InstanceCommand::Props { id, json } => {
+                    let props = client.properties(&id).await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&props)?);
+                    } else {
+                        for (k, v) in &props.system {
+                            println!("[{k}]: [{v}]");
+                        }
+                        let m = &props.modem;
+                        println!(
+                            "modem: IMEI={} ICCID={} IMSI={} MCCMNC={} OpName={} PhoneNum={}",
+                            m.imei, m.iccid, m.imsi, m.mccmnc, m.operator, m.phone_number
+                        );
+                        println!("android_id: {}\nbt/mac: {}", props.android_id, props.bluetooth_mac);
+                        for (k, v) in &props.pending_restart {
+                            println!("pending restart: [{k}]: [{v}]");
+                        }
+                    }
+                }
+                InstanceCommand::Setprop { id, system, modem, settings } => {
+                    let patch = PropertiesPatch {
+                        system: system.into_iter().collect(),
+                        modem: modem.into_iter().collect(),
+                        settings: settings.into_iter().collect(),
+                    };
+                    let report = client.patch_properties(&id, &patch).await?;
+                    for key in report.applied {
+                        println!("applied: {key}");
+                    }
+                    for key in report.pending_restart {
+                        println!("after restart: {key}");
+                    }
+                }
+                InstanceCommand::Locale { id, locale, timezone } => {
+                    client.set_locale(&id, &LocaleRequest { locale, timezone }).await?;
+                }
+                InstanceCommand::Wifi { id, file } => {
+                    let text =
+                        std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+                    let networks = serde_json::from_str(&text)
+                        .with_context(|| format!("{} is not a JSON list of Wi-Fi networks", file.display()))?;
+                    client.set_wifi(&id, networks).await?;
                 }
                 InstanceCommand::List { json } => {
                     let instances = client.list_instances().await?;

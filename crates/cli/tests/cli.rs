@@ -155,3 +155,49 @@ fn survives_a_closed_stdout() {
     let platform = Up { child, data_dir, url: String::new() };
     assert!(stdout(&platform.cli(&["instance", "create"])).starts_with("cp-"));
 }
+
+#[test]
+fn identity_and_lifecycle_commands() {
+    let platform = up();
+    let id = stdout(&platform.cli(&["instance", "create", "--model", "Pixel 8", "--country", "FR"]));
+    let id = id.trim();
+    let props = stdout(&platform.cli(&["instance", "props", id]));
+    assert!(props.contains("[ro.product.model]: [Pixel 8]"), "{props}");
+    assert!(props.contains("MCCMNC=20801"), "{props}");
+
+    let set = stdout(&platform.cli(&[
+        "instance",
+        "setprop",
+        id,
+        "ro.product.model=Pixel 8 Pro",
+        "persist.sys.locale=fr-FR",
+        "--modem",
+        "OpName=Free",
+    ]));
+    assert!(set.contains("after restart: ro.product.model") && set.contains("applied: OpName"), "{set}");
+    let bad = platform.cli(&["instance", "setprop", id, "--modem", "IMEI=42"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("property.invalid"));
+
+    assert_eq!(stdout(&platform.cli(&["instance", "restart", id])).trim(), format!("{id} running"));
+    assert_eq!(stdout(&platform.cli(&["instance", "shell", id, "--", "getprop", "ro.product.model"])), "Pixel 8 Pro\n");
+    stdout(&platform.cli(&["instance", "locale", id, "--timezone", "Europe/Paris"]));
+    assert_eq!(
+        stdout(&platform.cli(&["instance", "shell", id, "--", "getprop", "persist.sys.timezone"])),
+        "Europe/Paris\n"
+    );
+    assert_eq!(stdout(&platform.cli(&["instance", "stop", id])).trim(), format!("{id} stopped"));
+    assert_eq!(stdout(&platform.cli(&["instance", "start", id])).trim(), format!("{id} running"));
+    assert_eq!(stdout(&platform.cli(&["instance", "reset", id])).trim(), format!("{id} running"));
+    stdout(&platform.cli(&["instance", "new-device", id, "--model", "SM-S911B"]));
+    assert_eq!(stdout(&platform.cli(&["instance", "shell", id, "--", "getprop", "ro.product.model"])), "SM-S911B\n");
+
+    let wifi = platform.data_dir.path().join("wifi.json");
+    std::fs::write(&wifi, r#"[{"ssid":"Cafe","bssid":"02:11:22:33:44:55","mac":"02:aa:bb:cc:dd:ee","ip":"10.0.0.7","gateway":"10.0.0.1","dns1":"10.0.0.1","level":-60,"frequency":2437}]"#).unwrap();
+    stdout(&platform.cli(&["instance", "wifi", id, wifi.to_str().unwrap()]));
+    assert!(stdout(&platform.cli(&["instance", "props", id, "--json"])).contains("\"Cafe\""));
+
+    let models = stdout(&platform.cli(&["catalogue", "models"]));
+    assert!(models.lines().count() >= 30 && models.contains("Galaxy S23"));
+    assert!(stdout(&platform.cli(&["catalogue", "countries"])).contains("Asia/Tokyo"));
+}
