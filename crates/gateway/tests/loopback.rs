@@ -79,7 +79,7 @@ impl Client {
 async fn video_control_and_errors_over_a_real_session() {
     let dir = tempfile::tempdir().unwrap();
     let host = DeviceHost::new(dir.path());
-    let phone = host.boot("cp-loop").unwrap();
+    let phone = host.create("cp-loop", &cloudphone_device::PhoneState::for_seed("cp-loop")).unwrap();
     let gateway = Gateway::new("127.0.0.1".parse().unwrap());
 
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();

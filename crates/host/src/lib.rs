@@ -133,8 +133,11 @@ impl Phone {
         self.video.subscribe()
     }
 
-    /// Asks the encoder for a keyframe of the current screen now.
+    /// Asks the encoder for a keyframe of the current screen now. The picture is drawn afresh:
+    /// an unwatched phone's encoder keeps no picture (idle phones hold no pixel buffers).
     pub fn request_keyframe(&self) {
+        let frame = self.device().screenshot();
+        let _ = self.encoder.send(EncoderCommand::Frame(Arc::new(frame)));
         let _ = self.encoder.send(EncoderCommand::Keyframe);
     }
 
@@ -199,8 +202,10 @@ fn encoder_thread(
             }
         }
         if video.receiver_count() == 0 {
-            // Nobody watches: spend nothing; whoever comes next needs a keyframe anyway.
-            encoder.request_keyframe();
+            // Nobody watches: spend no CPU and hold no memory. Whoever comes next asks for a
+            // keyframe, which brings a fresh picture.
+            current = None;
+            encoder.release();
             continue;
         }
         let Some(frame) = current.as_ref() else { continue };

@@ -83,6 +83,14 @@ impl VideoEncoder {
         self.force_keyframe = true;
     }
 
+    /// Frees the codec and its buffers (nobody watches); the next picture starts a new stream
+    /// with a keyframe.
+    pub fn release(&mut self) {
+        self.inner = None;
+        self.yuv = None;
+        self.force_keyframe = true;
+    }
+
     /// Encodes one RGBA picture taken at `timestamp_us`.
     pub fn encode(
         &mut self,
@@ -180,6 +188,9 @@ mod tests {
         assert!(enc.encode(&picture(64, 64, 3), 64, 64, 66_000).unwrap().keyframe);
         // A new size (rotation) restarts the stream with a keyframe.
         assert!(enc.encode(&picture(32, 64, 3), 32, 64, 99_000).unwrap().keyframe);
+        // So does a release.
+        enc.release();
+        assert!(enc.encode(&picture(32, 64, 4), 32, 64, 132_000).unwrap().keyframe);
     }
 
     #[test]
