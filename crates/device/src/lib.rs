@@ -8,6 +8,7 @@
 pub mod identity;
 pub mod keycode;
 mod render;
+pub mod storage;
 pub mod virtual_phone;
 
 use cloudphone_protocol::ControlMessage;

@@ -5,6 +5,8 @@
 //! encoder thread. Every change goes through [`Phone`]'s methods, which publish the new picture
 //! (if the screen changed) and persist the state (if it changed) before they return.
 
+pub mod disk;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
