@@ -13,6 +13,20 @@ fn main() {
         ("notes", "input keyevent BACK; input tap 270 240; input text Hello%sfrom%sthe%scloud"),
         ("touch", "input keyevent HOME; input tap 450 240; input swipe 100 500 600 900"),
     ];
+    let mut app = cloudphone_apk::fixture::App::new("com.example.weather", "Weather Now");
+    app.icon = Some([0xff, 0x8f, 0x00]);
+    phone.install(&cloudphone_apk::fixture::build(&app), false).expect("install");
+    phone
+        .install(
+            &cloudphone_apk::fixture::build(&cloudphone_apk::fixture::App {
+                icon: None,
+                ..cloudphone_apk::fixture::App::new("org.example.maps", "Maps & Navigation Pro")
+            }),
+            false,
+        )
+        .expect("install");
+    let steps =
+        steps.into_iter().chain([("launcher-apps", "input keyevent HOME"), ("app", "monkey -p com.example.weather 1")]);
     for (name, command) in steps {
         phone.shell(command);
         std::fs::write(out.join(format!("{name}.png")), phone.screenshot().to_png()).expect("write PNG");

@@ -5,20 +5,27 @@
 //! commands with Android's output formats ([`shell`]). It is a pure state machine: callers
 //! feed it inputs and time and take pictures out.
 
+mod files;
+mod packages;
 mod shell;
 mod state;
 mod ui;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use cloudphone_protocol::ControlMessage;
 use cloudphone_protocol::control::{KeyAction, TouchAction};
 
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
 use crate::identity::{Change, Identity, IdentityError};
 use crate::keycode::KeyCode;
+use crate::storage::{MemStorage, SandboxPath, Storage};
 use crate::{Device, DeviceError, Frame, ShellOutput};
 
 pub use cloudphone_protocol::api::ChangeReport;
+pub use packages::{InstalledPackage, PackageError, SYSTEM_PACKAGES, SystemPackage};
 pub use state::{DEFAULT_COUNTRY, DEFAULT_MODEL, NewDevice, PhoneState, STATE_FORMAT};
 pub use ui::App;
 
@@ -26,6 +33,11 @@ pub use ui::App;
 const TAP_SLOP: f32 = 30.0;
 /// How many touch points the Touch app keeps on screen.
 const MAX_TRAIL: usize = 400;
+
+/// The label a package shows (its package name when it has none).
+fn label_of(package: &InstalledPackage) -> &str {
+    package.info.label.as_deref().unwrap_or(&package.info.package)
+}
 
 /// Properties a running Android reports that no identity carries.
 fn runtime_properties(density: u32) -> BTreeMap<String, String> {
@@ -51,13 +63,29 @@ struct Pointer {
 }
 
 /// Which screen is in front.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Screen {
     /// The home screen with the app icons.
     Launcher,
-    /// An app in the foreground.
-    App(App),
+    /// A built-in app in the foreground.
+    Builtin(App),
+    /// An installed app's activity in the foreground (by package).
+    Installed(String),
 }
+
+/// Folders every Android has.
+const BASE_DIRS: &[&str] = &[
+    "/storage/emulated/0/Download",
+    "/storage/emulated/0/DCIM",
+    "/storage/emulated/0/Pictures",
+    "/storage/emulated/0/Music",
+    "/storage/emulated/0/Movies",
+    "/storage/emulated/0/Documents",
+    "/data/local/tmp",
+    "/data/data",
+    "/data/app",
+    "/data/system",
+];
 
 /// A virtual Android phone.
 pub struct VirtualPhone {
@@ -68,6 +96,16 @@ pub struct VirtualPhone {
     state: PhoneState,
     /// Every system property as `getprop` shows it now.
     properties: BTreeMap<String, String>,
+    /// The phone's files.
+    storage: Box<dyn Storage>,
+    /// Randomness for ids the phone makes (install tokens, SSAIDs).
+    rng: StdRng,
+    /// Decoded launcher icons by package (`None`: the APK has no bitmap icon).
+    icons: HashMap<String, Option<ui::Icon>>,
+    /// The activity shown for an installed app.
+    foreground_activity: Option<String>,
+    /// The phone's clock, unix milliseconds.
+    clock_ms: u64,
     screen: Screen,
     pointers: BTreeMap<u32, Pointer>,
     trail: Vec<(f32, f32)>,
@@ -85,17 +123,33 @@ impl VirtualPhone {
     /// Default density (dpi).
     pub const DEFAULT_DENSITY: u32 = 320;
 
-    /// Boots a phone from its persisted state; `ro.*` changes made while it ran take effect now.
-    pub fn boot(mut state: PhoneState) -> VirtualPhone {
+    /// Boots a phone with its files in memory (tests, examples).
+    pub fn boot(state: PhoneState) -> VirtualPhone {
+        let seed = state.identity.android_id.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+        VirtualPhone::boot_with(state, Box::new(MemStorage::new()), seed)
+    }
+
+    /// Boots a phone from its persisted state and files; `ro.*` changes made while it ran take
+    /// effect now. `seed` seeds the ids the phone makes.
+    pub fn boot_with(mut state: PhoneState, mut storage: Box<dyn Storage>, seed: u64) -> VirtualPhone {
         let applied_pending = !state.pending.is_empty();
         let pending = std::mem::take(&mut state.pending);
         state.identity.system.extend(pending);
+        for dir in BASE_DIRS {
+            // A folder that cannot be made shows up as an error when used; booting goes on.
+            let _ = storage.create_dir_all(&SandboxPath::absolute(dir));
+        }
         let mut phone = VirtualPhone {
             width: Self::DEFAULT_WIDTH,
             height: Self::DEFAULT_HEIGHT,
             density: Self::DEFAULT_DENSITY,
             state,
             properties: BTreeMap::new(),
+            storage,
+            rng: StdRng::seed_from_u64(seed),
+            icons: HashMap::new(),
+            foreground_activity: None,
+            clock_ms: 0,
             screen: Screen::Launcher,
             pointers: BTreeMap::new(),
             trail: Vec::new(),
@@ -106,6 +160,12 @@ impl VirtualPhone {
         };
         phone.rebuild_properties();
         phone
+    }
+
+    /// Marks persistent state changed and the screen for redrawing.
+    fn changed(&mut self) {
+        self.state_version += 1;
+        self.dirty = true;
     }
 
     /// The property view of a fresh boot: runtime, identity, modem, then `persist.*`.
@@ -224,8 +284,13 @@ impl VirtualPhone {
     }
 
     /// The screen in front.
-    pub fn screen(&self) -> Screen {
-        self.screen
+    pub fn screen(&self) -> &Screen {
+        &self.screen
+    }
+
+    /// The phone's files.
+    pub fn storage(&mut self) -> &mut dyn Storage {
+        self.storage.as_mut()
     }
 
     /// One system property.
@@ -277,7 +342,7 @@ impl VirtualPhone {
     pub fn touch(&mut self, action: TouchAction, pointer_id: u32, x: f32, y: f32) {
         let x = x.clamp(0.0, self.width as f32 - 1.0);
         let y = y.clamp(0.0, self.height as f32 - 1.0);
-        if self.screen == Screen::App(App::Touch) && action != TouchAction::Cancel {
+        if self.screen == Screen::Builtin(App::Touch) && action != TouchAction::Cancel {
             self.trail.push((x, y));
             if self.trail.len() > MAX_TRAIL {
                 self.trail.remove(0);
@@ -306,14 +371,19 @@ impl VirtualPhone {
                 self.pointers.remove(&pointer_id);
             }
         }
-        if self.screen == Screen::App(App::Touch) {
+        if self.screen == Screen::Builtin(App::Touch) {
             self.dirty = true;
         }
     }
 
     fn tap(&mut self, x: f32, y: f32) {
-        match ui::hit_test(self.screen, self.width as f32, self.height as f32, x, y) {
-            Some(ui::Target::Open(app)) => self.show(Screen::App(app)),
+        let launcher = self.launcher_targets();
+        match ui::hit_test(&self.screen, &launcher, self.width as f32, self.height as f32, x, y) {
+            Some(ui::Target::Open(ui::Launch::Builtin(app))) => self.show(Screen::Builtin(app)),
+            Some(ui::Target::Open(ui::Launch::Installed(package))) => {
+                // A launcher icon exists only for an installed app with a launcher activity.
+                let _ = self.start_app(&package, None);
+            }
             Some(ui::Target::Key(key)) => self.key(key),
             None => {}
         }
@@ -324,10 +394,10 @@ impl VirtualPhone {
         match key {
             KeyCode::HOME => self.show(Screen::Launcher),
             KeyCode::BACK => self.show(Screen::Launcher),
-            KeyCode::DEL if self.screen == Screen::App(App::Notes) && self.state.notes.pop().is_some() => {
+            KeyCode::DEL if self.screen == Screen::Builtin(App::Notes) && self.state.notes.pop().is_some() => {
                 self.notes_changed()
             }
-            KeyCode::ENTER if self.screen == Screen::App(App::Notes) => self.type_text("\n"),
+            KeyCode::ENTER if self.screen == Screen::Builtin(App::Notes) => self.type_text("\n"),
             _ => {}
         }
     }
@@ -335,7 +405,7 @@ impl VirtualPhone {
     /// Text typed into the focused field (the Notes app's; elsewhere no field has focus and
     /// the text goes nowhere, as on Android).
     pub fn type_text(&mut self, text: &str) {
-        if self.screen == Screen::App(App::Notes) && !text.is_empty() {
+        if self.screen == Screen::Builtin(App::Notes) && !text.is_empty() {
             self.state.notes.push_str(text);
             self.notes_changed();
         }
@@ -346,11 +416,62 @@ impl VirtualPhone {
         self.dirty = true;
     }
 
+    /// What the launcher shows, in order: built-in apps, then installed apps by label.
+    fn launcher_targets(&self) -> Vec<ui::Launch> {
+        let mut installed: Vec<&InstalledPackage> =
+            self.state.packages.values().filter(|p| p.info.launcher_activity.is_some()).collect();
+        installed.sort_by(|a, b| label_of(a).to_lowercase().cmp(&label_of(b).to_lowercase()));
+        App::ALL
+            .iter()
+            .map(|a| ui::Launch::Builtin(*a))
+            .chain(installed.into_iter().map(|p| ui::Launch::Installed(p.info.package.clone())))
+            .collect()
+    }
+
+    /// Decodes the icons of installed apps not decoded yet.
+    fn load_icons(&mut self) {
+        let missing: Vec<String> =
+            self.state.packages.keys().filter(|p| !self.icons.contains_key(*p)).cloned().collect();
+        for package in missing {
+            let icon = self.storage.read(&packages::icon_path(&package)).ok().and_then(|png| ui::Icon::from_png(&png));
+            self.icons.insert(package, icon);
+        }
+    }
+
     fn render(&mut self) -> Frame {
+        self.load_icons();
+        let launcher = self
+            .launcher_targets()
+            .into_iter()
+            .map(|launch| {
+                let (label, icon) = match &launch {
+                    ui::Launch::Builtin(app) => (app.label(), None),
+                    ui::Launch::Installed(p) => (
+                        self.state.packages.get(p).map(label_of).unwrap_or_default(),
+                        self.icons.get(p).and_then(Option::as_ref),
+                    ),
+                };
+                ui::LauncherEntry { launch, label, icon }
+            })
+            .collect();
+        let installed = match &self.screen {
+            Screen::Installed(p) => self.state.packages.get(p).map(|pkg| ui::InstalledView {
+                label: label_of(pkg),
+                package: &pkg.info.package,
+                version: format!(
+                    "version {} ({})",
+                    pkg.info.version_name.as_deref().unwrap_or("?"),
+                    pkg.info.version_code
+                ),
+                activity: self.foreground_activity.as_deref().unwrap_or(""),
+                icon: self.icons.get(p).and_then(Option::as_ref),
+            }),
+            _ => None,
+        };
         let view = ui::View {
             width: self.width,
             height: self.height,
-            screen: self.screen,
+            screen: self.screen.clone(),
             clock: &self.clock,
             properties: &self.properties,
             identity: &self.state.identity,
@@ -358,6 +479,8 @@ impl VirtualPhone {
             trail: &self.trail,
             pointers: self.pointers.values().map(|p| p.at).collect(),
             density: self.density,
+            launcher,
+            installed,
         };
         let rgba = ui::draw(&view);
         self.seq += 1;
@@ -402,6 +525,7 @@ impl Device for VirtualPhone {
     }
 
     fn tick(&mut self, unix_millis: u64) {
+        self.clock_ms = unix_millis;
         let minutes_of_day = (unix_millis / 60_000) % (24 * 60);
         let clock = format!("{:02}:{:02}", minutes_of_day / 60, minutes_of_day % 60);
         if clock != self.clock {
@@ -437,7 +561,8 @@ mod tests {
     }
 
     fn icon_center(app: App) -> (f32, f32) {
-        ui::icon_center(app, 720.0, 1280.0)
+        let index = App::ALL.iter().position(|a| *a == app).expect("a built-in app");
+        ui::icon_center(index, 720.0, 1280.0)
     }
 
     #[test]
@@ -462,11 +587,11 @@ mod tests {
         let home = phone.take_frame().unwrap();
         let (x, y) = icon_center(App::Settings);
         tap(&mut phone, x, y);
-        assert_eq!(phone.screen(), Screen::App(App::Settings));
+        assert_eq!(phone.screen(), &Screen::Builtin(App::Settings));
         let settings = phone.take_frame().unwrap();
         assert_ne!(home.rgba, settings.rgba);
         phone.key(KeyCode::BACK);
-        assert_eq!(phone.screen(), Screen::Launcher);
+        assert_eq!(phone.screen(), &Screen::Launcher);
         assert_eq!(phone.take_frame().unwrap().rgba, home.rgba);
     }
 
@@ -477,7 +602,7 @@ mod tests {
         phone.touch(TouchAction::Down, 0, x, y);
         phone.touch(TouchAction::Move, 0, x + 200.0, y);
         phone.touch(TouchAction::Up, 0, x + 200.0, y);
-        assert_eq!(phone.screen(), Screen::Launcher);
+        assert_eq!(phone.screen(), &Screen::Launcher);
     }
 
     #[test]
@@ -485,9 +610,9 @@ mod tests {
         let mut phone = VirtualPhone::factory("t4");
         let (x, y) = icon_center(App::Notes);
         tap(&mut phone, x, y);
-        assert_eq!(phone.screen(), Screen::App(App::Notes));
+        assert_eq!(phone.screen(), &Screen::Builtin(App::Notes));
         tap(&mut phone, 360.0, 1280.0 - 48.0);
-        assert_eq!(phone.screen(), Screen::Launcher);
+        assert_eq!(phone.screen(), &Screen::Launcher);
     }
 
     #[test]
@@ -515,7 +640,7 @@ mod tests {
             let msg = ControlMessage::Touch { action, pointer_id: 1, x: x / 2.0, y: y / 2.0, width: 360, height: 640 };
             phone.inject(&msg).unwrap();
         }
-        assert_eq!(phone.screen(), Screen::App(App::Settings));
+        assert_eq!(phone.screen(), &Screen::Builtin(App::Settings));
         let bad =
             ControlMessage::Touch { action: TouchAction::Down, pointer_id: 1, x: 1.0, y: 1.0, width: 0, height: 640 };
         assert!(matches!(phone.inject(&bad), Err(DeviceError::InvalidInput(_))));

@@ -5,7 +5,11 @@
 use cloudphone_protocol::control::TouchAction;
 
 use super::VirtualPhone;
+use super::files;
+use super::packages::{PackageError, SYSTEM_PACKAGES, system_package};
+use crate::civil::DateTime;
 use crate::keycode::KeyCode;
+use crate::storage::{FsError, SandboxPath};
 use crate::{Device, ShellOutput};
 
 /// How two commands are joined.
@@ -19,19 +23,43 @@ enum Join {
     Or,
 }
 
-/// Splits a line into commands (each a list of words) and the joins between them.
-fn parse(line: &str) -> Result<Vec<(Join, Vec<String>)>, String> {
-    let mut commands = Vec::new();
-    let mut words: Vec<String> = Vec::new();
+/// Where a command's output goes instead of the caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Redirect {
+    append: bool,
+    target: String,
+}
+
+/// One simple command of a line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Command {
+    join: Join,
+    words: Vec<String>,
+    redirect: Option<Redirect>,
+}
+
+/// A word of the line, or an unquoted redirection operator.
+enum Token {
+    Word(String),
+    Out { append: bool },
+    Join(Join),
+}
+
+/// Splits a line into tokens, honouring quotes and backslashes.
+fn tokenize(line: &str) -> Result<Vec<Token>, String> {
+    let mut tokens = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
-    let mut join = Join::Always;
     let mut chars = line.chars().peekable();
-    let finish = |words: &mut Vec<String>, commands: &mut Vec<(Join, Vec<String>)>, join: Join| {
-        if !words.is_empty() {
-            commands.push((join, std::mem::take(words)));
-        }
-    };
+    let unterminated = || "syntax error: unterminated quoted string".to_string();
+    macro_rules! end_word {
+        () => {
+            if in_word {
+                tokens.push(Token::Word(std::mem::take(&mut word)));
+                in_word = false;
+            }
+        };
+    }
     while let Some(ch) = chars.next() {
         match ch {
             '\'' => {
@@ -40,7 +68,7 @@ fn parse(line: &str) -> Result<Vec<(Join, Vec<String>)>, String> {
                     match chars.next() {
                         Some('\'') => break,
                         Some(c) => word.push(c),
-                        None => return Err("syntax error: unterminated quoted string".into()),
+                        None => return Err(unterminated()),
                     }
                 }
             }
@@ -55,10 +83,10 @@ fn parse(line: &str) -> Result<Vec<(Join, Vec<String>)>, String> {
                                 word.push('\\');
                                 word.push(c);
                             }
-                            None => return Err("syntax error: unterminated quoted string".into()),
+                            None => return Err(unterminated()),
                         },
                         Some(c) => word.push(c),
-                        None => return Err("syntax error: unterminated quoted string".into()),
+                        None => return Err(unterminated()),
                     }
                 }
             }
@@ -68,34 +96,26 @@ fn parse(line: &str) -> Result<Vec<(Join, Vec<String>)>, String> {
                     word.push(c);
                 }
             }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
+            c if c.is_whitespace() => end_word!(),
+            '>' => {
+                end_word!();
+                let append = chars.peek() == Some(&'>');
+                if append {
+                    chars.next();
                 }
+                tokens.push(Token::Out { append });
             }
-            ';' | '&' | '|' => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
+            ';' => {
+                end_word!();
+                tokens.push(Token::Join(Join::Always));
+            }
+            '&' | '|' => {
+                end_word!();
+                if chars.peek() != Some(&ch) {
+                    return Err(format!("syntax error: '{ch}' is not supported here"));
                 }
-                let next = match ch {
-                    ';' => Join::Always,
-                    '&' if chars.peek() == Some(&'&') => {
-                        chars.next();
-                        Join::And
-                    }
-                    '|' if chars.peek() == Some(&'|') => {
-                        chars.next();
-                        Join::Or
-                    }
-                    _ => return Err(format!("syntax error: '{ch}' is not supported here")),
-                };
-                if words.is_empty() && next != Join::Always {
-                    return Err(format!("syntax error: '{}' unexpected", if next == Join::And { "&&" } else { "||" }));
-                }
-                finish(&mut words, &mut commands, join);
-                join = next;
+                chars.next();
+                tokens.push(Token::Join(if ch == '&' { Join::And } else { Join::Or }));
             }
             c => {
                 in_word = true;
@@ -104,9 +124,42 @@ fn parse(line: &str) -> Result<Vec<(Join, Vec<String>)>, String> {
         }
     }
     if in_word {
-        words.push(word);
+        tokens.push(Token::Word(word));
     }
-    finish(&mut words, &mut commands, join);
+    Ok(tokens)
+}
+
+/// Splits a line into commands, the joins between them and their redirections.
+fn parse(line: &str) -> Result<Vec<Command>, String> {
+    let mut commands = Vec::new();
+    let mut current = Command { join: Join::Always, words: Vec::new(), redirect: None };
+    let mut tokens = tokenize(line)?.into_iter();
+    while let Some(token) = tokens.next() {
+        match token {
+            Token::Word(w) => current.words.push(w),
+            Token::Out { append } => match tokens.next() {
+                Some(Token::Word(target)) => current.redirect = Some(Redirect { append, target }),
+                _ => return Err("syntax error: '>' needs a file".into()),
+            },
+            Token::Join(join) => {
+                if current.words.is_empty() {
+                    if join != Join::Always {
+                        return Err(format!(
+                            "syntax error: '{}' unexpected",
+                            if join == Join::And { "&&" } else { "||" }
+                        ));
+                    }
+                } else {
+                    commands.push(std::mem::replace(&mut current, Command { join, words: Vec::new(), redirect: None }));
+                    continue;
+                }
+                current.join = join;
+            }
+        }
+    }
+    if !current.words.is_empty() {
+        commands.push(current);
+    }
     Ok(commands)
 }
 
@@ -117,7 +170,7 @@ pub fn run(phone: &mut VirtualPhone, line: &str) -> ShellOutput {
         Err(e) => return ShellOutput { exit_code: 2, stdout: String::new(), stderr: format!("sh: {e}\n") },
     };
     let mut out = ShellOutput::default();
-    for (join, words) in commands {
+    for Command { join, words, redirect } in commands {
         let skip = match join {
             Join::Always => false,
             Join::And => out.exit_code != 0,
@@ -126,7 +179,21 @@ pub fn run(phone: &mut VirtualPhone, line: &str) -> ShellOutput {
         if skip {
             continue;
         }
-        let one = command(phone, &words);
+        let mut one = command(phone, &words);
+        if let Some(Redirect { append, target }) = redirect {
+            let path = SandboxPath::absolute(&target);
+            let result = if !path.writable() {
+                Err(FsError::ReadOnly)
+            } else if append {
+                phone.storage().append(&path, one.stdout.as_bytes())
+            } else {
+                phone.storage().write(&path, one.stdout.as_bytes())
+            };
+            one.stdout.clear();
+            if let Err(e) = result {
+                one = fail(1, format!("sh: can't create {target}: {e}\n"));
+            }
+        }
         out.stdout.push_str(&one.stdout);
         out.stderr.push_str(&one.stderr);
         out.exit_code = one.exit_code;
@@ -168,9 +235,159 @@ fn command(phone: &mut VirtualPhone, words: &[String]) -> ShellOutput {
         ["wm", ..] => fail(1, "usage: wm [size|density]\n"),
         ["input", rest @ ..] => input(phone, rest),
         ["settings", rest @ ..] => settings(phone, rest),
+        ["pm", rest @ ..] => pm(phone, rest),
+        ["am", rest @ ..] => am(phone, rest),
+        ["monkey", rest @ ..] => monkey(phone, rest),
+        ["ls", rest @ ..] => files::ls(phone, rest),
+        ["cat", rest @ ..] => files::cat(phone, rest),
+        ["rm", rest @ ..] => files::rm(phone, rest),
+        ["mkdir", rest @ ..] => files::mkdir(phone, rest),
+        ["touch", rest @ ..] => files::touch(phone, rest),
+        ["screencap", rest @ ..] => files::screencap(phone, rest),
+        ["id"] => ok(
+            "uid=2000(shell) gid=2000(shell) groups=2000(shell),1004(input),1007(log),1011(adb),1015(sdcard_rw),1028(sdcard_r),1078(ext_data_rw),1079(ext_obb_rw),3001(net_bt_admin),3002(net_bt),3003(inet),3006(net_bw_stats),3009(readproc),3011(uhid),3012(readtracefs) context=u:r:shell:s0\n",
+        ),
+        ["uname"] => ok("Linux\n"),
+        ["uname", "-a"] => ok(format!(
+            "Linux localhost 5.15.137-android14-11-g8f8c3c4c1b8e #1 SMP PREEMPT {} aarch64 Toybox\n",
+            DateTime::from_unix_ms(phone.clock_ms).date_command()
+        )),
+        ["uname", "-r"] => ok("5.15.137-android14-11-g8f8c3c4c1b8e\n"),
+        ["uname", "-m"] => ok("aarch64\n"),
+        ["date"] => ok(format!("{}\n", DateTime::from_unix_ms(phone.clock_ms).date_command())),
+        ["date", "+%s"] => ok(format!("{}\n", phone.clock_ms / 1000)),
         ["true"] => ok(""),
         ["false"] => fail(1, ""),
         [name, ..] => fail(127, format!("sh: {name}: not found\n")),
+    }
+}
+
+/// `pm`: the package manager.
+fn pm(phone: &mut VirtualPhone, args: &[&str]) -> ShellOutput {
+    match args {
+        ["list", "packages", rest @ ..] => {
+            let (mut with_path, mut third_party, mut system, mut filter) = (false, false, false, None);
+            for a in rest {
+                match *a {
+                    "-f" => with_path = true,
+                    "-3" => third_party = true,
+                    "-s" => system = true,
+                    "--user" | "0" => {}
+                    f if !f.starts_with('-') => filter = Some(f),
+                    other => return fail(1, format!("Error: Unknown option: {other}\n")),
+                }
+            }
+            let mut lines: Vec<(String, String)> = Vec::new();
+            if !third_party {
+                lines.extend(SYSTEM_PACKAGES.iter().map(|p| (p.package.to_owned(), p.path.to_owned())));
+            }
+            if !system {
+                lines.extend(phone.installed().map(|p| (p.info.package.clone(), p.apk_path().to_string())));
+            }
+            lines.sort();
+            ok(lines
+                .into_iter()
+                .filter(|(name, _)| filter.is_none_or(|f| name.contains(f)))
+                .map(
+                    |(name, path)| {
+                        if with_path { format!("package:{path}={name}\n") } else { format!("package:{name}\n") }
+                    },
+                )
+                .collect::<String>())
+        }
+        ["path", name] => match (system_package(name), phone.package(name)) {
+            (Some(p), _) => ok(format!("package:{}\n", p.path)),
+            (None, Some(p)) => ok(format!("package:{}\n", p.apk_path())),
+            (None, None) => fail(1, ""),
+        },
+        ["install", rest @ ..] if !rest.is_empty() => {
+            let Some(path) = rest.iter().rev().find(|a| !a.starts_with('-')) else {
+                return fail(1, "Error: no package specified\n");
+            };
+            let downgrade = rest.contains(&"-d");
+            match phone.install_file(&SandboxPath::absolute(path), downgrade) {
+                Ok(_) => ok("Success\n"),
+                Err(PackageError::Storage(FsError::NotFound)) => fail(
+                    1,
+                    format!("Error: Unable to open file: {path}\nConsider using a file under /data/local/tmp/\n"),
+                ),
+                Err(e) => fail(1, format!("Failure [{}: {e}]\n", e.android_code())),
+            }
+        }
+        ["uninstall", rest @ ..] if !rest.is_empty() => {
+            let name = rest[rest.len() - 1];
+            match phone.uninstall(name) {
+                Ok(()) => ok("Success\n"),
+                Err(e) => fail(1, format!("Failure [{}]\n", e.android_code())),
+            }
+        }
+        ["clear", name] => match phone.clear_data(name) {
+            Ok(()) => ok("Success\n"),
+            Err(_) => fail(1, "Failed\n"),
+        },
+        _ => fail(
+            1,
+            "usage: pm list packages [-f] [-3] [-s] [FILTER]\n       pm path PACKAGE\n       pm install [-r] [-d] PATH\n       pm uninstall PACKAGE\n       pm clear PACKAGE\n",
+        ),
+    }
+}
+
+/// `am`: the activity manager.
+fn am(phone: &mut VirtualPhone, args: &[&str]) -> ShellOutput {
+    match args {
+        ["start", rest @ ..] => {
+            let component = rest.windows(2).find(|w| w[0] == "-n").map(|w| w[1]);
+            let home = rest.windows(2).any(|w| w[0] == "-c" && w[1] == "android.intent.category.HOME");
+            match component {
+                Some(component) => {
+                    let Some((package, activity)) = component.split_once('/') else {
+                        return fail(1, format!("Error: Bad component name: {component}\n"));
+                    };
+                    match phone.start_app(package, Some(activity)) {
+                        Ok(_) => ok(format!("Starting: Intent {{ cmp={component} }}\n")),
+                        Err(PackageError::NoSuchActivity(_) | PackageError::NotInstalled(_)) => {
+                            let full = if activity.starts_with('.') {
+                                format!("{package}{activity}")
+                            } else {
+                                activity.to_owned()
+                            };
+                            fail(
+                                1,
+                                format!(
+                                    "Starting: Intent {{ cmp={component} }}\nError type 3\nError: Activity class {{{package}/{full}}} does not exist.\n"
+                                ),
+                            )
+                        }
+                        Err(e) => fail(1, format!("Error: {e}\n")),
+                    }
+                }
+                None if home => {
+                    phone.key(KeyCode::HOME);
+                    ok("Starting: Intent { act=android.intent.action.MAIN cat=[android.intent.category.HOME] }\n")
+                }
+                None => fail(1, "Error: give a component with -n PACKAGE/ACTIVITY\n"),
+            }
+        }
+        ["force-stop", name] => {
+            // Android says nothing, whether or not the package exists.
+            let _ = phone.stop_app(name);
+            ok("")
+        }
+        _ => fail(1, "usage: am start [-W] -n PACKAGE/ACTIVITY\n       am force-stop PACKAGE\n"),
+    }
+}
+
+/// `monkey -p PACKAGE -c android.intent.category.LAUNCHER 1`: the usual way to start an app by
+/// package alone.
+fn monkey(phone: &mut VirtualPhone, args: &[&str]) -> ShellOutput {
+    let Some(package) = args.windows(2).find(|w| w[0] == "-p").map(|w| w[1]) else {
+        return fail(1, "** Error: monkey needs -p PACKAGE here\n");
+    };
+    match phone.start_app(package, None) {
+        Ok(_) => ok(
+            "  bash arg: -p\n  bash arg: 1\nEvents injected: 1\n## Network stats: elapsed time=0ms (0ms mobile, 0ms wifi, 0ms not connected)\n",
+        ),
+        Err(_) => fail(1, format!("** No activities found to run, monkey aborted.\n")),
     }
 }
 
@@ -349,21 +566,21 @@ mod tests {
         let mut p = VirtualPhone::factory("s5");
         assert_eq!(sh(&mut p, "wm size").stdout, "Physical size: 720x1280\n");
         assert_eq!(sh(&mut p, "wm density").stdout, "Physical density: 320\n");
-        let (x, y) = super::super::ui::icon_center(App::Notes, 720.0, 1280.0);
+        let (x, y) = super::super::ui::icon_center(1, 720.0, 1280.0);
         assert_eq!(sh(&mut p, &format!("input tap {x} {y}")).exit_code, 0);
-        assert_eq!(p.screen(), Screen::App(App::Notes));
+        assert_eq!(p.screen(), &Screen::Builtin(App::Notes));
         sh(&mut p, "input text hello%sworld");
         assert_eq!(p.notes(), "hello world");
         assert_eq!(sh(&mut p, "input keyevent KEYCODE_BACK").exit_code, 0);
-        assert_eq!(p.screen(), Screen::Launcher);
+        assert_eq!(p.screen(), &Screen::Launcher);
         let bad = sh(&mut p, "input keyevent KEYCODE_NOPE");
         assert_eq!((bad.exit_code, bad.stderr.as_str()), (1, "Error: Unknown keycode: KEYCODE_NOPE\n"));
         assert_eq!(sh(&mut p, "input tap x 1").exit_code, 1);
         assert_eq!(sh(&mut p, "input").exit_code, 1);
         sh(&mut p, &format!("input tap {x} {y}"));
         sh(&mut p, "input keyevent 3");
-        assert_eq!(p.screen(), Screen::Launcher);
+        assert_eq!(p.screen(), &Screen::Launcher);
         sh(&mut p, "input swipe 100 600 600 600 200");
-        assert_eq!(p.screen(), Screen::Launcher, "a swipe is not a tap");
+        assert_eq!(p.screen(), &Screen::Launcher, "a swipe is not a tap");
     }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cloudphone_protocol::api::NewDevice;
 
+use super::packages::InstalledPackage;
 use crate::identity::{Identity, IdentityError, catalogue, country, new_android_id};
 
 /// The version of the on-disk format of [`PhoneState`].
@@ -38,6 +39,9 @@ pub struct PhoneState {
     /// The Notes app's text, user data.
     #[serde(default)]
     pub notes: String,
+    /// Installed (non-system) packages, user data.
+    #[serde(default)]
+    pub packages: BTreeMap<String, InstalledPackage>,
 }
 
 fn stable_seed(seed: &str) -> u64 {
@@ -54,6 +58,7 @@ impl PhoneState {
             persist: BTreeMap::new(),
             settings: BTreeMap::new(),
             notes: String::new(),
+            packages: BTreeMap::new(),
         }
     }
 
@@ -68,7 +73,14 @@ impl PhoneState {
         self.persist.clear();
         self.settings.clear();
         self.notes.clear();
+        self.packages.clear();
         self.identity.ssaid.clear();
+    }
+
+    /// Whether [`PhoneState::factory_reset`] or a renewal without kept data also has to wipe
+    /// the phone's files (always: files are user data).
+    pub fn wipes_files(request: Option<&NewDevice>) -> bool {
+        request.is_none_or(|r| !r.keep_user_data)
     }
 
     /// Factory reset: user data goes, the identity stays, and a new `android_id` is drawn (as

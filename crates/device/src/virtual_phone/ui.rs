@@ -34,6 +34,14 @@ impl App {
         }
     }
 
+    /// The activity the launcher starts.
+    pub fn activity(self) -> &'static str {
+        match self {
+            App::Settings => ".Settings",
+            App::Notes | App::Touch => ".MainActivity",
+        }
+    }
+
     /// The Android package name of the built-in app.
     pub fn package(self) -> &'static str {
         match self {
@@ -43,7 +51,7 @@ impl App {
         }
     }
 
-    fn color(self) -> Rgb {
+    pub(super) fn color(self) -> Rgb {
         match self {
             App::Settings => Rgb(0x45, 0x5a, 0x64),
             App::Notes => Rgb(0xf9, 0xa8, 0x25),
@@ -60,6 +68,91 @@ impl App {
     }
 }
 
+/// What a launcher icon opens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Launch {
+    /// A built-in app.
+    Builtin(App),
+    /// An installed package.
+    Installed(String),
+}
+
+/// A decoded launcher icon, already at the launcher's size.
+#[derive(Clone, Debug)]
+pub struct Icon {
+    pixmap: tiny_skia::Pixmap,
+}
+
+impl Icon {
+    /// Decodes a PNG and scales it to the launcher's icon size; `None` when it is no PNG.
+    pub fn from_png(bytes: &[u8]) -> Option<Icon> {
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+        decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+        let mut reader = decoder.read_info().ok()?;
+        let (w, h) = {
+            let i = reader.info();
+            (i.width, i.height)
+        };
+        if w == 0 || h == 0 || w > 4096 || h > 4096 {
+            return None;
+        }
+        let mut buf = vec![0; reader.output_buffer_size()?];
+        let frame = reader.next_frame(&mut buf).ok()?;
+        let data = &buf[..frame.buffer_size()];
+        let rgba: Vec<u8> = match frame.color_type {
+            png::ColorType::Rgba => data.chunks_exact(4).flat_map(|p| premultiply(p[0], p[1], p[2], p[3])).collect(),
+            png::ColorType::Rgb => data.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect(),
+            png::ColorType::GrayscaleAlpha => {
+                data.chunks_exact(2).flat_map(|p| premultiply(p[0], p[0], p[0], p[1])).collect()
+            }
+            png::ColorType::Grayscale => data.iter().flat_map(|g| [*g, *g, *g, 255]).collect(),
+            png::ColorType::Indexed => return None,
+        };
+        let source = tiny_skia::Pixmap::from_vec(rgba, tiny_skia::IntSize::from_wh(w, h)?)?;
+        let size = (ICON_RADIUS * 2.0) as u32;
+        let mut pixmap = tiny_skia::Pixmap::new(size, size)?;
+        let transform = tiny_skia::Transform::from_scale(size as f32 / w as f32, size as f32 / h as f32);
+        pixmap.draw_pixmap(
+            0,
+            0,
+            source.as_ref(),
+            &tiny_skia::PixmapPaint { quality: tiny_skia::FilterQuality::Bilinear, ..Default::default() },
+            transform,
+            None,
+        );
+        Some(Icon { pixmap })
+    }
+}
+
+fn premultiply(r: u8, g: u8, b: u8, a: u8) -> [u8; 4] {
+    let m = |c: u8| ((c as u16 * a as u16 + 127) / 255) as u8;
+    [m(r), m(g), m(b), a]
+}
+
+/// One icon on the launcher.
+pub struct LauncherEntry<'a> {
+    /// What it opens.
+    pub launch: Launch,
+    /// Its label.
+    pub label: &'a str,
+    /// Its picture, when the app has a bitmap icon.
+    pub icon: Option<&'a Icon>,
+}
+
+/// What an installed app's screen shows.
+pub struct InstalledView<'a> {
+    /// Label.
+    pub label: &'a str,
+    /// Package.
+    pub package: &'a str,
+    /// Version name and code.
+    pub version: String,
+    /// The activity in front.
+    pub activity: &'a str,
+    /// The app's icon.
+    pub icon: Option<&'a Icon>,
+}
+
 /// Everything the screen shows, borrowed from the phone.
 pub struct View<'a> {
     pub width: u32,
@@ -72,13 +165,15 @@ pub struct View<'a> {
     pub trail: &'a [(f32, f32)],
     pub pointers: Vec<(f32, f32)>,
     pub density: u32,
+    pub launcher: Vec<LauncherEntry<'a>>,
+    pub installed: Option<InstalledView<'a>>,
 }
 
 /// What a tap hits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
     /// An app icon.
-    Open(App),
+    Open(Launch),
     /// A navigation bar button.
     Key(KeyCode),
 }
@@ -93,9 +188,8 @@ const ROW_HEIGHT: f32 = 220.0;
 
 const NAV_KEYS: [KeyCode; 3] = [KeyCode::BACK, KeyCode::HOME, KeyCode::APP_SWITCH];
 
-/// The centre of an app's launcher icon on a `width x height` screen.
-pub fn icon_center(app: App, width: f32, _height: f32) -> (f32, f32) {
-    let index = App::ALL.iter().position(|a| *a == app).expect("every app is on the launcher");
+/// The centre of the launcher icon at `index` on a `width x height` screen.
+pub fn icon_center(index: usize, width: f32, _height: f32) -> (f32, f32) {
     let cell = width / COLUMNS as f32;
     let col = index % COLUMNS;
     let row = index / COLUMNS;
@@ -107,20 +201,20 @@ fn nav_center(i: usize, width: f32, height: f32) -> (f32, f32) {
     (width * (0.25 + 0.25 * i as f32), height - NAV_BAR / 2.0)
 }
 
-/// What a tap at (x, y) hits on `screen`.
-pub fn hit_test(screen: Screen, width: f32, height: f32, x: f32, y: f32) -> Option<Target> {
+/// What a tap at (x, y) hits on `screen`, whose launcher shows `launcher` in order.
+pub fn hit_test(screen: &Screen, launcher: &[Launch], width: f32, height: f32, x: f32, y: f32) -> Option<Target> {
     if y >= height - NAV_BAR {
         let i = ((x / width) * 4.0 - 1.0).round().clamp(0.0, 2.0) as usize;
         let (cx, _) = nav_center(i, width, height);
         return ((x - cx).abs() <= width / 8.0).then_some(Target::Key(NAV_KEYS[i]));
     }
-    if screen != Screen::Launcher {
+    if *screen != Screen::Launcher {
         return None;
     }
-    App::ALL.iter().copied().find_map(|app| {
-        let (cx, cy) = icon_center(app, width, height);
+    launcher.iter().enumerate().find_map(|(i, launch)| {
+        let (cx, cy) = icon_center(i, width, height);
         let d = ((x - cx).powi(2) + (y - cy).powi(2)).sqrt();
-        (d <= ICON_RADIUS * 1.2).then_some(Target::Open(app))
+        (d <= ICON_RADIUS * 1.2).then(|| Target::Open(launch.clone()))
     })
 }
 
@@ -133,14 +227,19 @@ pub fn draw(view: &View) -> Vec<u8> {
     let (w, h) = (view.width as f32, view.height as f32);
     let background = match view.screen {
         Screen::Launcher => Rgb(0x0d, 0x47, 0xa1),
-        Screen::App(_) => Rgb(0xfa, 0xfa, 0xfa),
+        _ => Rgb(0xfa, 0xfa, 0xfa),
     };
     let mut c = Canvas::new(view.width, view.height, background);
-    match view.screen {
-        Screen::Launcher => launcher(&mut c),
-        Screen::App(App::Settings) => settings(&mut c, view),
-        Screen::App(App::Notes) => notes(&mut c, view),
-        Screen::App(App::Touch) => touch(&mut c, view),
+    match &view.screen {
+        Screen::Launcher => launcher(&mut c, &view.launcher),
+        Screen::Builtin(App::Settings) => settings(&mut c, view),
+        Screen::Builtin(App::Notes) => notes(&mut c, view),
+        Screen::Builtin(App::Touch) => touch(&mut c, view),
+        Screen::Installed(_) => {
+            if let Some(app) = &view.installed {
+                installed(&mut c, app);
+            }
+        }
     }
     // Status bar: clock on the left, battery on the right.
     c.rect(0.0, 0.0, w, STATUS_BAR, Rgb(0x00, 0x00, 0x00));
@@ -162,13 +261,82 @@ pub fn draw(view: &View) -> Vec<u8> {
     c.into_rgba()
 }
 
-fn launcher(c: &mut Canvas) {
+/// A colour derived from a name, for apps without a bitmap icon.
+fn color_of(name: &str) -> Rgb {
+    const PALETTE: [Rgb; 6] = [
+        Rgb(0xe5, 0x39, 0x35),
+        Rgb(0x8e, 0x24, 0xaa),
+        Rgb(0x00, 0x89, 0x7b),
+        Rgb(0xf4, 0x51, 0x1e),
+        Rgb(0x3f, 0x51, 0xb5),
+        Rgb(0x43, 0xa0, 0x47),
+    ];
+    PALETTE[name.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize)) % PALETTE.len()]
+}
+
+fn draw_icon(c: &mut Canvas, cx: f32, cy: f32, icon: &Icon) {
+    let paint = tiny_skia::Paint {
+        shader: tiny_skia::Pattern::new(
+            icon.pixmap.as_ref(),
+            tiny_skia::SpreadMode::Pad,
+            tiny_skia::FilterQuality::Bilinear,
+            1.0,
+            tiny_skia::Transform::from_translate(cx - ICON_RADIUS, cy - ICON_RADIUS),
+        ),
+        anti_alias: true,
+        ..Default::default()
+    };
+    if let Some(path) = tiny_skia::PathBuilder::from_circle(cx, cy, ICON_RADIUS) {
+        c.pixmap.fill_path(&path, &paint, tiny_skia::FillRule::Winding, tiny_skia::Transform::identity(), None);
+    }
+}
+
+/// Shortens a label to fit under its icon.
+fn fit(label: &str, size: f32, width: f32) -> String {
+    if Canvas::text_width(label, size, Weight::Regular) <= width {
+        return label.to_owned();
+    }
+    let mut out: String = label.chars().collect();
+    while !out.is_empty() && Canvas::text_width(&format!("{out}…"), size, Weight::Regular) > width {
+        out.pop();
+    }
+    format!("{out}…")
+}
+
+fn launcher(c: &mut Canvas, entries: &[LauncherEntry]) {
     let (w, h) = (c.width(), c.height());
-    for app in App::ALL {
-        let (cx, cy) = icon_center(*app, w, h);
-        c.circle(cx, cy, ICON_RADIUS, app.color());
-        c.text_centered(app.glyph(), cx, cy + 22.0, 60.0, Weight::Regular, WHITE);
-        c.text_centered(app.label(), cx, cy + ICON_RADIUS + 44.0, 28.0, Weight::Regular, WHITE);
+    for (i, entry) in entries.iter().enumerate() {
+        let (cx, cy) = icon_center(i, w, h);
+        match (&entry.launch, entry.icon) {
+            (_, Some(icon)) => draw_icon(c, cx, cy, icon),
+            (Launch::Builtin(app), None) => {
+                c.circle(cx, cy, ICON_RADIUS, app.color());
+                c.text_centered(app.glyph(), cx, cy + 22.0, 60.0, Weight::Regular, WHITE);
+            }
+            (Launch::Installed(package), None) => {
+                c.circle(cx, cy, ICON_RADIUS, color_of(package));
+                let initial: String = entry.label.chars().next().unwrap_or('?').to_uppercase().collect();
+                c.text_centered(&initial, cx, cy + 22.0, 60.0, Weight::Bold, WHITE);
+            }
+        }
+        let label = fit(entry.label, 28.0, w / COLUMNS as f32 - 12.0);
+        c.text_centered(&label, cx, cy + ICON_RADIUS + 44.0, 28.0, Weight::Regular, WHITE);
+    }
+}
+
+fn installed(c: &mut Canvas, app: &InstalledView) {
+    title_bar(c, app.label, color_of(app.package));
+    let cx = c.width() / 2.0;
+    let top = STATUS_BAR + TITLE_BAR + 80.0 + ICON_RADIUS;
+    match app.icon {
+        Some(icon) => draw_icon(c, cx, top, icon),
+        None => c.circle(cx, top, ICON_RADIUS, color_of(app.package)),
+    }
+    let mut y = top + ICON_RADIUS + 70.0;
+    c.text_centered(app.label, cx, y, 40.0, Weight::Bold, TEXT);
+    for line in [app.package.to_owned(), app.version.clone(), app.activity.to_owned()] {
+        y += 48.0;
+        c.text_centered(&line, cx, y, 26.0, Weight::Regular, MUTED);
     }
 }
 
@@ -247,20 +415,26 @@ mod tests {
 
     #[test]
     fn every_icon_hits_its_own_app() {
-        for app in App::ALL {
-            let (x, y) = icon_center(*app, 720.0, 1280.0);
-            assert_eq!(hit_test(Screen::Launcher, 720.0, 1280.0, x, y), Some(Target::Open(*app)));
-            assert_eq!(hit_test(Screen::App(App::Notes), 720.0, 1280.0, x, y), None, "icons are hidden behind apps");
+        let launcher: Vec<Launch> =
+            App::ALL.iter().map(|a| Launch::Builtin(*a)).chain([Launch::Installed("com.x.y".into())]).collect();
+        for (i, launch) in launcher.iter().enumerate() {
+            let (x, y) = icon_center(i, 720.0, 1280.0);
+            assert_eq!(hit_test(&Screen::Launcher, &launcher, 720.0, 1280.0, x, y), Some(Target::Open(launch.clone())));
+            assert_eq!(
+                hit_test(&Screen::Builtin(App::Notes), &launcher, 720.0, 1280.0, x, y),
+                None,
+                "icons are hidden behind apps"
+            );
         }
-        assert_eq!(hit_test(Screen::Launcher, 720.0, 1280.0, 700.0, 900.0), None);
+        assert_eq!(hit_test(&Screen::Launcher, &launcher, 720.0, 1280.0, 700.0, 900.0), None);
     }
 
     #[test]
     fn nav_bar_targets() {
         let y = 1280.0 - 40.0;
-        assert_eq!(hit_test(Screen::Launcher, 720.0, 1280.0, 180.0, y), Some(Target::Key(KeyCode::BACK)));
-        assert_eq!(hit_test(Screen::Launcher, 720.0, 1280.0, 360.0, y), Some(Target::Key(KeyCode::HOME)));
-        assert_eq!(hit_test(Screen::Launcher, 720.0, 1280.0, 540.0, y), Some(Target::Key(KeyCode::APP_SWITCH)));
-        assert_eq!(hit_test(Screen::Launcher, 720.0, 1280.0, 10.0, y), None);
+        assert_eq!(hit_test(&Screen::Launcher, &[], 720.0, 1280.0, 180.0, y), Some(Target::Key(KeyCode::BACK)));
+        assert_eq!(hit_test(&Screen::Launcher, &[], 720.0, 1280.0, 360.0, y), Some(Target::Key(KeyCode::HOME)));
+        assert_eq!(hit_test(&Screen::Launcher, &[], 720.0, 1280.0, 540.0, y), Some(Target::Key(KeyCode::APP_SWITCH)));
+        assert_eq!(hit_test(&Screen::Launcher, &[], 720.0, 1280.0, 10.0, y), None);
     }
 }
