@@ -59,10 +59,11 @@ impl<'a> ResourceTable<'a> {
                     while inner < chunk.data.len() {
                         let (kind, type_header, type_chunk) = chunk.chunk(inner)?;
                         inner += type_chunk.data.len();
-                        if kind == RES_TABLE_TYPE_TYPE && type_chunk.u8(8)? == type_id {
-                            if let Some(c) = entry(type_chunk, type_header, entry_id, pool)? {
-                                found.push(c);
-                            }
+                        if kind == RES_TABLE_TYPE_TYPE
+                            && type_chunk.u8(8)? == type_id
+                            && let Some(c) = entry(type_chunk, type_header, entry_id, pool)?
+                        {
+                            found.push(c);
                         }
                     }
                 }

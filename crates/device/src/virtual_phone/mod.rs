@@ -420,7 +420,7 @@ impl VirtualPhone {
     fn launcher_targets(&self) -> Vec<ui::Launch> {
         let mut installed: Vec<&InstalledPackage> =
             self.state.packages.values().filter(|p| p.info.launcher_activity.is_some()).collect();
-        installed.sort_by(|a, b| label_of(a).to_lowercase().cmp(&label_of(b).to_lowercase()));
+        installed.sort_by_key(|p| label_of(p).to_lowercase());
         App::ALL
             .iter()
             .map(|a| ui::Launch::Builtin(*a))

@@ -387,7 +387,7 @@ fn monkey(phone: &mut VirtualPhone, args: &[&str]) -> ShellOutput {
         Ok(_) => ok(
             "  bash arg: -p\n  bash arg: 1\nEvents injected: 1\n## Network stats: elapsed time=0ms (0ms mobile, 0ms wifi, 0ms not connected)\n",
         ),
-        Err(_) => fail(1, format!("** No activities found to run, monkey aborted.\n")),
+        Err(_) => fail(1, "** No activities found to run, monkey aborted.\n"),
     }
 }
 
