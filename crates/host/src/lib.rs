@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cloudphone_device::identity::{Change, Identity, IdentityError};
-use cloudphone_device::virtual_phone::ChangeReport;
+use cloudphone_device::storage::{FsError, Metadata, SandboxPath};
+use cloudphone_device::virtual_phone::{ChangeReport, InstalledPackage, PackageError};
 use cloudphone_device::{Device, Frame, NewDevice, PhoneState, ShellOutput, VirtualPhone};
 use cloudphone_media::{EncodedFrame, EncoderSettings, VideoEncoder};
 use cloudphone_protocol::ControlMessage;
@@ -47,6 +48,17 @@ pub enum HostError {
     /// A change to the phone's identity was refused; nothing changed.
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    /// A package operation failed; nothing changed.
+    #[error(transparent)]
+    Package(#[from] PackageError),
+    /// A file operation inside the phone failed.
+    #[error("{path}: {error}")]
+    File {
+        /// The path inside the phone.
+        path: String,
+        /// What failed.
+        error: FsError,
+    },
     /// The persisted state is not readable.
     #[error("phone state at {path} is corrupt: {source}")]
     CorruptState {
@@ -127,6 +139,92 @@ impl Phone {
     ) -> (Identity, std::collections::BTreeMap<String, String>, std::collections::BTreeMap<String, String>) {
         let device = self.device();
         (device.identity().clone(), device.properties().clone(), device.pending().clone())
+    }
+
+    /// Runs a device operation, then publishes and persists what it changed.
+    fn with_device<T>(&self, f: impl FnOnce(&mut VirtualPhone) -> T) -> Result<T, HostError> {
+        let result = f(&mut self.device());
+        self.settle()?;
+        Ok(result)
+    }
+
+    /// Installs (or updates) an APK.
+    pub fn install(&self, apk: &[u8]) -> Result<InstalledPackage, HostError> {
+        Ok(self.with_device(|d| d.install(apk, false))??)
+    }
+
+    /// Removes a package with its data.
+    pub fn uninstall(&self, package: &str) -> Result<(), HostError> {
+        Ok(self.with_device(|d| d.uninstall(package))??)
+    }
+
+    /// Deletes an app's data.
+    pub fn clear_data(&self, package: &str) -> Result<(), HostError> {
+        Ok(self.with_device(|d| d.clear_data(package))??)
+    }
+
+    /// Brings an app to the front; returns the component started.
+    pub fn start_app(&self, package: &str, activity: Option<&str>) -> Result<String, HostError> {
+        Ok(self.with_device(|d| d.start_app(package, activity))??)
+    }
+
+    /// Stops an app.
+    pub fn stop_app(&self, package: &str) -> Result<(), HostError> {
+        Ok(self.with_device(|d| d.stop_app(package))??)
+    }
+
+    /// The installed packages and the package in front.
+    pub fn packages(&self) -> (Vec<InstalledPackage>, Option<String>) {
+        let device = self.device();
+        (device.installed().cloned().collect(), device.foreground_package())
+    }
+
+    /// The bytes of a file in the phone.
+    pub fn read_file(&self, path: &str) -> Result<Vec<u8>, HostError> {
+        let p = SandboxPath::absolute(path);
+        self.device().storage().read(&p).map_err(|error| HostError::File { path: p.to_string(), error })
+    }
+
+    /// Writes a file in the phone (in a writable area; missing folders are made).
+    pub fn write_file(&self, path: &str, data: &[u8]) -> Result<String, HostError> {
+        let p = SandboxPath::absolute(path);
+        let file_error = |error| HostError::File { path: p.to_string(), error };
+        if !p.writable() {
+            return Err(file_error(FsError::ReadOnly));
+        }
+        let mut device = self.device();
+        let storage = device.storage();
+        storage.create_dir_all(&p.parent()).map_err(file_error)?;
+        storage.write(&p, data).map_err(file_error)?;
+        Ok(p.to_string())
+    }
+
+    /// What a path is, and for a folder its entries with theirs.
+    pub fn list_files(&self, path: &str) -> Result<(String, Metadata, Vec<(String, Metadata)>), HostError> {
+        let p = SandboxPath::absolute(path);
+        let file_error = |error| HostError::File { path: p.to_string(), error };
+        let mut device = self.device();
+        let storage = device.storage();
+        let meta = storage.metadata(&p).map_err(file_error)?;
+        let mut entries = Vec::new();
+        if meta.is_dir {
+            for name in storage.list(&p).map_err(file_error)? {
+                if let Ok(m) = storage.metadata(&p.join(&name)) {
+                    entries.push((name, m));
+                }
+            }
+        }
+        Ok((p.to_string(), meta, entries))
+    }
+
+    /// Removes a file, or a folder (with its contents when `recursive`).
+    pub fn remove_file(&self, path: &str, recursive: bool) -> Result<(), HostError> {
+        let p = SandboxPath::absolute(path);
+        let file_error = |error| HostError::File { path: p.to_string(), error };
+        if !p.writable() {
+            return Err(file_error(FsError::ReadOnly));
+        }
+        self.device().storage().remove(&p, recursive).map_err(file_error)
     }
 
     /// Subscribes to the phone's encoded video. Call [`Phone::request_keyframe`] once ready
@@ -305,7 +403,9 @@ impl DeviceHost {
             return Ok(phone.clone());
         }
         let state_path = self.state_path(id);
-        let device = VirtualPhone::boot(self.load(id)?);
+        let fs_dir = self.phone_dir(id).join("fs");
+        let storage = disk::DiskStorage::new(&fs_dir).map_err(|source| HostError::Storage { path: fs_dir, source })?;
+        let device = VirtualPhone::boot_with(self.load(id)?, Box::new(storage), rand::random());
         let (video, _) = broadcast::channel(VIDEO_BUFFER);
         let (encoder, commands) = mpsc::channel();
         {
@@ -366,6 +466,7 @@ impl DeviceHost {
     fn rebuild(
         &self,
         id: &str,
+        wipe_files: bool,
         transform: impl FnOnce(&mut PhoneState) -> Result<(), HostError>,
     ) -> Result<Arc<Phone>, HostError> {
         if let Some(phone) = self.phones().get(id) {
@@ -374,13 +475,21 @@ impl DeviceHost {
         let mut state = self.load(id)?;
         transform(&mut state)?;
         self.stop(id)?;
+        if wipe_files {
+            let fs_dir = self.phone_dir(id).join("fs");
+            match std::fs::remove_dir_all(&fs_dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(HostError::Storage { path: fs_dir, source }),
+            }
+        }
         self.save(id, &state)?;
         self.boot(id)
     }
 
     /// Factory reset: user data is wiped, the identity stays (with a new android_id).
     pub fn reset(&self, id: &str) -> Result<Arc<Phone>, HostError> {
-        self.rebuild(id, |state| {
+        self.rebuild(id, true, |state| {
             state.factory_reset(&mut rand::rng());
             Ok(())
         })
@@ -388,7 +497,7 @@ impl DeviceHost {
 
     /// "One-key new device": a fresh identity from the catalogue.
     pub fn renew(&self, id: &str, request: &NewDevice) -> Result<Arc<Phone>, HostError> {
-        self.rebuild(id, |state| Ok(state.renew(request, &mut rand::rng())?))
+        self.rebuild(id, PhoneState::wipes_files(Some(request)), |state| Ok(state.renew(request, &mut rand::rng())?))
     }
 
     /// Stops a phone if it runs and deletes everything it stored.

@@ -266,3 +266,88 @@ pub struct CatalogueCountry {
     /// Default time zone.
     pub timezone: String,
 }
+
+/// An app on a phone (`GET /v1/instances/{id}/apps`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AppInfo {
+    /// Package name.
+    pub package: String,
+    /// Label (default language).
+    pub label: Option<String>,
+    /// `versionCode`.
+    pub version_code: i64,
+    /// `versionName`.
+    pub version_name: Option<String>,
+    /// `minSdkVersion`.
+    pub min_sdk: Option<u32>,
+    /// `targetSdkVersion`.
+    pub target_sdk: Option<u32>,
+    /// Requested permissions.
+    pub permissions: Vec<String>,
+    /// The activity the launcher starts.
+    pub launcher_activity: Option<String>,
+    /// Whether it is in front now.
+    pub foreground: bool,
+    /// First install, RFC 3339 UTC.
+    pub installed_at: String,
+    /// Last update, RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+/// The installed apps of a phone.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AppList {
+    /// The apps, by package name.
+    pub apps: Vec<AppInfo>,
+    /// The package in front (`com.android.launcher3` on the home screen).
+    pub foreground: Option<String>,
+}
+
+/// `POST /v1/instances/{id}/apps/{package}/start`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StartApp {
+    /// An activity (`.Settings` or fully qualified); default the launcher activity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<String>,
+}
+
+/// What was started.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StartedApp {
+    /// `package/activity`.
+    pub component: String,
+}
+
+/// A file or folder in a phone.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Its name.
+    pub name: String,
+    /// `file` or `directory`.
+    pub kind: String,
+    /// Size in bytes (0 for folders).
+    pub size: u64,
+    /// Last change, RFC 3339 UTC.
+    pub modified_at: String,
+}
+
+/// `GET /v1/instances/{id}/files?path=`: a path and, for a folder, its entries.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileListing {
+    /// The resolved path (`/sdcard` is `/storage/emulated/0`).
+    pub path: String,
+    /// The path itself.
+    pub entry: FileEntry,
+    /// A folder's entries, by name.
+    pub entries: Vec<FileEntry>,
+}
+
+/// `PUT /v1/instances/{id}/files?path=`: where the upload went.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileWritten {
+    /// The resolved path.
+    pub path: String,
+    /// Bytes written.
+    pub size: u64,
+}

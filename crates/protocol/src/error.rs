@@ -78,6 +78,30 @@ catalogue! {
     UnknownModel = ("catalogue.unknown_model", 400, "no device model of that name in the catalogue"),
     /// No country of that code.
     UnknownCountry = ("catalogue.unknown_country", 400, "no country of that code"),
+    /// The uploaded file is not a usable APK.
+    AppInvalidApk = ("app.invalid_apk", 400, "the file is not a valid APK"),
+    /// The APK needs a newer Android than the phone has.
+    AppOlderSdk = ("app.older_sdk", 400, "the APK needs a newer Android version"),
+    /// A lower versionCode than the installed one.
+    AppVersionDowngrade = ("app.version_downgrade", 409, "the APK is older than the installed version"),
+    /// A system package cannot be replaced or removed.
+    AppSystemPackage = ("app.system_package", 409, "system packages cannot be replaced or removed"),
+    /// No such package on the phone.
+    AppNotInstalled = ("app.not_installed", 404, "the package is not installed"),
+    /// No such activity in the package.
+    AppNoActivity = ("app.no_activity", 404, "the activity does not exist"),
+    /// No file or folder at that path in the phone.
+    FileNotFound = ("file.not_found", 404, "no such file or folder"),
+    /// A folder where a file was expected.
+    FileIsDirectory = ("file.is_directory", 400, "the path is a folder"),
+    /// A file where a folder was expected.
+    FileNotDirectory = ("file.not_directory", 400, "a part of the path is a file"),
+    /// Outside the writable areas (/sdcard, /data/local/tmp, app data).
+    FileReadOnly = ("file.read_only", 403, "the path is on a read-only part of the phone"),
+    /// A folder that is not empty (give recursive=true).
+    FileNotEmpty = ("file.not_empty", 409, "the folder is not empty"),
+    /// The path crosses a link the sandbox does not follow.
+    FileDenied = ("file.denied", 403, "permission denied"),
     /// The shell command is empty.
     ShellEmptyCommand = ("shell.empty_command", 400, "the shell command is empty"),
     /// The WebRTC offer could not be accepted.

@@ -11,9 +11,9 @@
 //! ```
 
 use cloudphone_protocol::api::{
-    CatalogueCountry, CatalogueModel, ChangeReport, CreateInstances, CreateSession, Instance, InstanceList,
-    LocaleRequest, NewDevice, PropertiesPatch, PropertiesView, SessionGrant, ShellRequest, ShellResult, WifiList,
-    WifiNetwork,
+    AppInfo, AppList, CatalogueCountry, CatalogueModel, ChangeReport, CreateInstances, CreateSession, FileListing,
+    FileWritten, Instance, InstanceList, LocaleRequest, NewDevice, PropertiesPatch, PropertiesView, SessionGrant,
+    ShellRequest, ShellResult, StartApp, StartedApp, WifiList, WifiNetwork,
 };
 use cloudphone_protocol::error::ErrorBody;
 use cloudphone_protocol::signing::{
@@ -104,13 +104,26 @@ impl Client {
         &self.base_url
     }
 
-    /// Sends a signed request and returns the raw response (errors already mapped).
+    /// Sends a signed request with a JSON body and returns the raw response (errors mapped).
     pub async fn send_signed(
         &self,
         method: Method,
         path: &str,
         query: &[(&str, &str)],
         body: Vec<u8>,
+        signing: &SigningOverride,
+    ) -> Result<reqwest::Response, ClientError> {
+        self.send(method, path, query, body, "application/json", signing).await
+    }
+
+    /// Sends a signed request with a body of any type.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Vec<u8>,
+        content_type: &str,
         signing: &SigningOverride,
     ) -> Result<reqwest::Response, ClientError> {
         let timestamp = signing.timestamp.unwrap_or_else(unix_now).to_string();
@@ -140,7 +153,7 @@ impl Client {
             .header(HEADER_NONCE, nonce)
             .header(HEADER_SIGNATURE, signature);
         if !body.is_empty() {
-            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
+            request = request.header(reqwest::header::CONTENT_TYPE, content_type).body(body);
         }
         let response = request.send().await?;
         if response.status().is_success() {
@@ -228,6 +241,114 @@ impl Client {
     /// Sets locale and/or time zone.
     pub async fn set_locale(&self, id: &str, request: &LocaleRequest) -> Result<ChangeReport, ClientError> {
         self.call(Method::PUT, &Self::instance_path(id, "locale"), Some(request)).await
+    }
+
+    async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ClientError> {
+        let bytes = response.bytes().await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ClientError::Decode(format!("{e}: {}", String::from_utf8_lossy(&bytes))))
+    }
+
+    /// Installs (or updates) an APK.
+    pub async fn install_app(&self, id: &str, apk: Vec<u8>) -> Result<AppInfo, ClientError> {
+        let path = Self::instance_path(id, "apps");
+        let response = self
+            .send(Method::POST, &path, &[], apk, "application/vnd.android.package-archive", &SigningOverride::default())
+            .await?;
+        Self::decode(response).await
+    }
+
+    /// The installed apps and the one in front.
+    pub async fn apps(&self, id: &str) -> Result<AppList, ClientError> {
+        self.call::<(), _>(Method::GET, &Self::instance_path(id, "apps"), None).await
+    }
+
+    fn app_path(id: &str, package: &str, action: &str) -> String {
+        let base = Self::instance_path(id, &format!("apps/{}", encode_component(package)));
+        if action.is_empty() { base } else { format!("{base}/{action}") }
+    }
+
+    async fn app_call(&self, method: Method, path: String) -> Result<(), ClientError> {
+        self.send_signed(method, &path, &[], Vec::new(), &SigningOverride::default()).await?;
+        Ok(())
+    }
+
+    /// Brings an app to the front (its launcher activity unless one is named).
+    pub async fn start_app(&self, id: &str, package: &str, activity: Option<&str>) -> Result<StartedApp, ClientError> {
+        let request = StartApp { activity: activity.map(str::to_owned) };
+        self.call(Method::POST, &Self::app_path(id, package, "start"), Some(&request)).await
+    }
+
+    /// Force-stops an app.
+    pub async fn stop_app(&self, id: &str, package: &str) -> Result<(), ClientError> {
+        self.app_call(Method::POST, Self::app_path(id, package, "stop")).await
+    }
+
+    /// Deletes an app's data.
+    pub async fn clear_app(&self, id: &str, package: &str) -> Result<(), ClientError> {
+        self.app_call(Method::POST, Self::app_path(id, package, "clear")).await
+    }
+
+    /// Uninstalls an app.
+    pub async fn uninstall_app(&self, id: &str, package: &str) -> Result<(), ClientError> {
+        self.app_call(Method::DELETE, Self::app_path(id, package, "")).await
+    }
+
+    /// A path in the phone and, for a folder, its entries.
+    pub async fn list_files(&self, id: &str, path: &str) -> Result<FileListing, ClientError> {
+        let response = self
+            .send_signed(
+                Method::GET,
+                &Self::instance_path(id, "files"),
+                &[("path", path)],
+                Vec::new(),
+                &SigningOverride::default(),
+            )
+            .await?;
+        Self::decode(response).await
+    }
+
+    /// A file's bytes.
+    pub async fn read_file(&self, id: &str, path: &str) -> Result<Vec<u8>, ClientError> {
+        let response = self
+            .send_signed(
+                Method::GET,
+                &Self::instance_path(id, "files/content"),
+                &[("path", path)],
+                Vec::new(),
+                &SigningOverride::default(),
+            )
+            .await?;
+        Ok(response.bytes().await?.to_vec())
+    }
+
+    /// Writes a file (missing folders are made).
+    pub async fn write_file(&self, id: &str, path: &str, data: Vec<u8>) -> Result<FileWritten, ClientError> {
+        let response = self
+            .send(
+                Method::PUT,
+                &Self::instance_path(id, "files"),
+                &[("path", path)],
+                data,
+                "application/octet-stream",
+                &SigningOverride::default(),
+            )
+            .await?;
+        Self::decode(response).await
+    }
+
+    /// Removes a file, or a folder (and its contents when `recursive`).
+    pub async fn remove_file(&self, id: &str, path: &str, recursive: bool) -> Result<(), ClientError> {
+        let recursive = if recursive { "true" } else { "false" };
+        self.send_signed(
+            Method::DELETE,
+            &Self::instance_path(id, "files"),
+            &[("path", path), ("recursive", recursive)],
+            Vec::new(),
+            &SigningOverride::default(),
+        )
+        .await?;
+        Ok(())
     }
 
     /// The device models phones can be created as.

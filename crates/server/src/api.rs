@@ -4,11 +4,12 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Extension, Json, Router, middleware};
 use cloudphone_protocol::api::{
     CatalogueCountry, CatalogueModel, ChangeReport, CreateInstances, CreateSession, InstanceList, LocaleRequest,
-    NewDevice, PropertiesPatch, PropertiesView, ShellRequest, ShellResult, SignallingAnswer, SignallingOffer, WifiList,
+    NewDevice, PropertiesPatch, PropertiesView, ShellRequest, ShellResult, SignallingAnswer, SignallingOffer, StartApp,
+    StartedApp, WifiList,
 };
 use cloudphone_protocol::{ApiError, ErrorCode};
 use serde::de::DeserializeOwned;
@@ -19,7 +20,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{self, Tenant};
 use crate::credentials::random_hex;
 use crate::error::{HttpError, HttpResult};
-use crate::services::{Instances, Lifecycle};
+use crate::services::{AppAction, Instances, Lifecycle};
 use crate::{AppState, metrics, web};
 
 /// Gives every request an `x-request-id` (kept if the client sent one), echoed in the response
@@ -51,13 +52,32 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/instances/{id}/new-device", post(new_device))
         .route("/v1/catalogue/models", get(catalogue_models))
         .route("/v1/catalogue/countries", get(catalogue_countries))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
+        .route("/v1/instances/{id}/apps", get(list_apps))
+        .route("/v1/instances/{id}/apps/{package}", delete(|s, t, p| app_action(s, t, p, AppAction::Uninstall)))
+        .route("/v1/instances/{id}/apps/{package}/start", post(start_app))
+        .route("/v1/instances/{id}/apps/{package}/stop", post(|s, t, p| app_action(s, t, p, AppAction::Stop)))
+        .route("/v1/instances/{id}/apps/{package}/clear", post(|s, t, p| app_action(s, t, p, AppAction::Clear)))
+        .route("/v1/instances/{id}/files", get(list_files).delete(remove_file))
+        .route("/v1/instances/{id}/files/content", get(read_file))
+        .route_layer(middleware::from_fn_with_state(
+            auth::AuthConfig { app: state.clone(), max_body: auth::MAX_BODY_BYTES },
+            auth::authenticate,
+        ));
+    // Uploads take large bodies; everything else keeps the small limit.
+    let uploads = Router::new()
+        .route("/v1/instances/{id}/apps", post(install_app))
+        .route("/v1/instances/{id}/files", put(write_file))
+        .route_layer(middleware::from_fn_with_state(
+            auth::AuthConfig { app: state.clone(), max_body: auth::MAX_UPLOAD_BYTES },
+            auth::authenticate,
+        ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
         .route("/v1/signalling/offer", post(signalling_offer))
         .merge(web::routes())
         .merge(signed)
+        .merge(uploads)
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
@@ -258,4 +278,103 @@ async fn catalogue_countries() -> Json<serde_json::Value> {
         })
         .collect();
     Json(json!({ "countries": countries }))
+}
+
+async fn install_app(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> HttpResult<Response> {
+    let info = app.instances.install(&tenant.id, &id, body.to_vec()).await?;
+    Ok((StatusCode::CREATED, Json(info)).into_response())
+}
+
+async fn list_apps(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> HttpResult<Response> {
+    Ok(Json(app.instances.apps(&tenant.id, &id).await?).into_response())
+}
+
+async fn app_action(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path((id, package)): Path<(String, String)>,
+    action: AppAction,
+) -> HttpResult<StatusCode> {
+    app.instances.app_action(&tenant.id, &id, package, action).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn start_app(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path((id, package)): Path<(String, String)>,
+    body: Bytes,
+) -> HttpResult<Json<StartedApp>> {
+    let request: StartApp = json_body(&body)?;
+    let component = app.instances.app_action(&tenant.id, &id, package, AppAction::Start(request.activity)).await?;
+    Ok(Json(StartedApp { component: component.unwrap_or_default() }))
+}
+
+/// `?path=…[&recursive=true]`.
+#[derive(serde::Deserialize)]
+struct FileQuery {
+    path: String,
+    #[serde(default)]
+    recursive: bool,
+}
+
+fn file_query(
+    query: Result<axum::extract::Query<FileQuery>, axum::extract::rejection::QueryRejection>,
+) -> HttpResult<FileQuery> {
+    query.map(|q| q.0).map_err(|e| {
+        ApiError::with_message(ErrorCode::InvalidParameter, format!("give the path as ?path=/sdcard/...: {e}")).into()
+    })
+}
+
+async fn list_files(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+    query: Result<axum::extract::Query<FileQuery>, axum::extract::rejection::QueryRejection>,
+) -> HttpResult<Response> {
+    let q = file_query(query)?;
+    Ok(Json(app.instances.list_files(&tenant.id, &id, q.path).await?).into_response())
+}
+
+async fn read_file(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+    query: Result<axum::extract::Query<FileQuery>, axum::extract::rejection::QueryRejection>,
+) -> HttpResult<Response> {
+    let q = file_query(query)?;
+    let bytes = app.instances.read_file(&tenant.id, &id, q.path).await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+async fn write_file(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+    query: Result<axum::extract::Query<FileQuery>, axum::extract::rejection::QueryRejection>,
+    body: Bytes,
+) -> HttpResult<Response> {
+    let q = file_query(query)?;
+    let written = app.instances.write_file(&tenant.id, &id, q.path, body.to_vec()).await?;
+    Ok((StatusCode::CREATED, Json(written)).into_response())
+}
+
+async fn remove_file(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+    query: Result<axum::extract::Query<FileQuery>, axum::extract::rejection::QueryRejection>,
+) -> HttpResult<StatusCode> {
+    let q = file_query(query)?;
+    app.instances.remove_file(&tenant.id, &id, q.path, q.recursive).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -15,8 +15,19 @@ use cloudphone_protocol::signing::{
 use crate::AppState;
 use crate::error::{HttpError, HttpResult};
 
-/// The largest request body the API reads.
+/// The largest JSON request body the API reads.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The largest upload (APK, file) the API reads.
+pub const MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
+
+/// What the signature check needs: the app and how much body a route may take.
+#[derive(Clone)]
+pub struct AuthConfig {
+    /// The app.
+    pub app: AppState,
+    /// Body limit of the routes behind this check.
+    pub max_body: usize,
+}
 
 /// The authenticated caller.
 #[derive(Clone, Debug)]
@@ -34,9 +45,10 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> HttpResult<&'a str> {
 }
 
 /// Middleware: verifies the signature, then passes the request on with its [`Tenant`].
-pub async fn authenticate(State(app): State<AppState>, request: Request, next: Next) -> HttpResult<Response> {
+pub async fn authenticate(State(config): State<AuthConfig>, request: Request, next: Next) -> HttpResult<Response> {
+    let app = config.app;
     let (mut parts, body) = request.into_parts();
-    let body = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| HttpError::from(ErrorCode::BodyTooLarge))?;
+    let body = to_bytes(body, config.max_body).await.map_err(|_| HttpError::from(ErrorCode::BodyTooLarge))?;
 
     let access_key = header(&parts.headers, HEADER_ACCESS_KEY)?;
     let timestamp = header(&parts.headers, HEADER_TIMESTAMP)?;

@@ -5,6 +5,8 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cloudphone_device::identity::IdentityError;
+use cloudphone_device::storage::FsError;
+use cloudphone_device::virtual_phone::PackageError;
 use cloudphone_host::HostError;
 use cloudphone_protocol::{ApiError, ErrorCode};
 use cloudphone_store::StoreError;
@@ -49,6 +51,32 @@ impl From<HostError> for HttpError {
                 format!("instance {id} is not running"),
             )),
             HostError::Identity(e) => e.into(),
+            HostError::Package(e) => {
+                let code = match &e {
+                    PackageError::InvalidApk(_) => ErrorCode::AppInvalidApk,
+                    PackageError::OlderSdk { .. } => ErrorCode::AppOlderSdk,
+                    PackageError::VersionDowngrade { .. } => ErrorCode::AppVersionDowngrade,
+                    PackageError::SystemPackage(_) => ErrorCode::AppSystemPackage,
+                    PackageError::NotInstalled(_) => ErrorCode::AppNotInstalled,
+                    PackageError::NoSuchActivity(_) => ErrorCode::AppNoActivity,
+                    PackageError::Storage(e) => {
+                        return HttpError::from(HostError::File { path: String::new(), error: e.clone() });
+                    }
+                };
+                HttpError(ApiError::with_message(code, e.to_string()))
+            }
+            HostError::File { path, error } => {
+                let code = match &error {
+                    FsError::NotFound => ErrorCode::FileNotFound,
+                    FsError::IsADirectory => ErrorCode::FileIsDirectory,
+                    FsError::NotADirectory => ErrorCode::FileNotDirectory,
+                    FsError::ReadOnly => ErrorCode::FileReadOnly,
+                    FsError::NotEmpty | FsError::Exists => ErrorCode::FileNotEmpty,
+                    FsError::PermissionDenied => ErrorCode::FileDenied,
+                    FsError::Io(_) => ErrorCode::Internal,
+                };
+                HttpError(ApiError::with_message(code, format!("{path}: {error}")))
+            }
             other => HttpError(ApiError::with_message(ErrorCode::Internal, other.to_string())),
         }
     }

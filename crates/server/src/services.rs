@@ -5,12 +5,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use cloudphone_device::identity::{Change, IdentityError, catalogue, country};
+use cloudphone_device::virtual_phone::InstalledPackage;
 use cloudphone_device::{PhoneState, ShellOutput};
 use cloudphone_gateway::Gateway;
 use cloudphone_host::{DeviceHost, Phone};
 use cloudphone_protocol::api::{
-    ChangeReport, CreateInstances, Instance, LocaleRequest, NewDevice, PropertiesPatch, PropertiesView, SessionGrant,
-    WifiNetwork,
+    AppInfo, AppList, ChangeReport, CreateInstances, FileEntry, FileListing, FileWritten, Instance, LocaleRequest,
+    NewDevice, PropertiesPatch, PropertiesView, SessionGrant, WifiNetwork,
 };
 use cloudphone_protocol::control::InputCategory;
 use cloudphone_protocol::{ApiError, ErrorCode, InstanceStatus};
@@ -266,6 +267,77 @@ impl Instances {
         self.change(tenant, id, changes).await
     }
 
+    /// Installs an APK on a phone.
+    pub async fn install(&self, tenant: &str, id: &str, apk: Vec<u8>) -> HttpResult<AppInfo> {
+        let phone = self.phone(tenant, id).await?;
+        let package = blocking(move || phone.install(&apk)).await??;
+        Ok(app_info(&package, None))
+    }
+
+    /// The apps installed on a phone.
+    pub async fn apps(&self, tenant: &str, id: &str) -> HttpResult<AppList> {
+        let phone = self.phone(tenant, id).await?;
+        let (packages, foreground) = phone.packages();
+        let apps = packages.iter().map(|p| app_info(p, foreground.as_deref())).collect();
+        Ok(AppList { apps, foreground })
+    }
+
+    /// Runs a package operation.
+    pub async fn app_action(
+        &self,
+        tenant: &str,
+        id: &str,
+        package: String,
+        action: AppAction,
+    ) -> HttpResult<Option<String>> {
+        let phone = self.phone(tenant, id).await?;
+        Ok(blocking(move || match action {
+            AppAction::Start(activity) => phone.start_app(&package, activity.as_deref()).map(Some),
+            AppAction::Stop => phone.stop_app(&package).map(|_| None),
+            AppAction::Clear => phone.clear_data(&package).map(|_| None),
+            AppAction::Uninstall => phone.uninstall(&package).map(|_| None),
+        })
+        .await??)
+    }
+
+    /// A path in a phone and, for a folder, its entries.
+    pub async fn list_files(&self, tenant: &str, id: &str, path: String) -> HttpResult<FileListing> {
+        let phone = self.phone(tenant, id).await?;
+        let (path, meta, entries) = blocking(move || phone.list_files(&path)).await??;
+        let entry = |name: &str, m: &cloudphone_device::storage::Metadata| FileEntry {
+            name: name.to_owned(),
+            kind: if m.is_dir { "directory" } else { "file" }.to_owned(),
+            size: m.size,
+            modified_at: rfc3339(m.modified_ms as i64),
+        };
+        let name = path.rsplit('/').next().unwrap_or("").to_owned();
+        Ok(FileListing {
+            entry: entry(&name, &meta),
+            entries: entries.iter().map(|(n, m)| entry(n, m)).collect(),
+            path,
+        })
+    }
+
+    /// A file's bytes.
+    pub async fn read_file(&self, tenant: &str, id: &str, path: String) -> HttpResult<Vec<u8>> {
+        let phone = self.phone(tenant, id).await?;
+        Ok(blocking(move || phone.read_file(&path)).await??)
+    }
+
+    /// Writes a file.
+    pub async fn write_file(&self, tenant: &str, id: &str, path: String, data: Vec<u8>) -> HttpResult<FileWritten> {
+        let phone = self.phone(tenant, id).await?;
+        let size = data.len() as u64;
+        let path = blocking(move || phone.write_file(&path, &data)).await??;
+        Ok(FileWritten { path, size })
+    }
+
+    /// Removes a file or folder.
+    pub async fn remove_file(&self, tenant: &str, id: &str, path: String, recursive: bool) -> HttpResult<()> {
+        let phone = self.phone(tenant, id).await?;
+        Ok(blocking(move || phone.remove_file(&path, recursive)).await??)
+    }
+
     /// Runs a shell command line on a phone.
     pub async fn shell(&self, tenant: &str, id: &str, command: String) -> HttpResult<ShellOutput> {
         if command.trim().is_empty() {
@@ -279,6 +351,36 @@ impl Instances {
     pub async fn screenshot(&self, tenant: &str, id: &str) -> HttpResult<Vec<u8>> {
         let phone = self.phone(tenant, id).await?;
         blocking(move || phone.screenshot().to_png()).await
+    }
+}
+
+/// An operation on an installed app.
+#[derive(Clone, Debug)]
+pub enum AppAction {
+    /// Bring an activity (default: the launcher one) to the front.
+    Start(Option<String>),
+    /// Force-stop.
+    Stop,
+    /// Delete its data.
+    Clear,
+    /// Remove it.
+    Uninstall,
+}
+
+fn app_info(p: &InstalledPackage, foreground: Option<&str>) -> AppInfo {
+    let i = &p.info;
+    AppInfo {
+        package: i.package.clone(),
+        label: i.label.clone(),
+        version_code: i.version_code,
+        version_name: i.version_name.clone(),
+        min_sdk: i.min_sdk,
+        target_sdk: i.target_sdk,
+        permissions: i.permissions.clone(),
+        launcher_activity: i.launcher_activity.clone(),
+        foreground: foreground == Some(i.package.as_str()),
+        installed_at: rfc3339(p.first_install_ms as i64),
+        updated_at: rfc3339(p.last_update_ms as i64),
     }
 }
 
