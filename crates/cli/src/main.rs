@@ -127,6 +127,88 @@ enum InstanceCommand {
         #[arg(long)]
         timezone: Option<String>,
     },
+    /// Installs (or updates) an APK.
+    Install {
+        /// Instance id.
+        id: String,
+        /// The APK file.
+        apk: PathBuf,
+    },
+    /// Lists the installed apps.
+    Apps {
+        /// Instance id.
+        id: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Brings an app to the front.
+    StartApp {
+        /// Instance id.
+        id: String,
+        /// Package name.
+        package: String,
+        /// An activity (default: the launcher one).
+        #[arg(long)]
+        activity: Option<String>,
+    },
+    /// Force-stops an app.
+    StopApp {
+        /// Instance id.
+        id: String,
+        /// Package name.
+        package: String,
+    },
+    /// Deletes an app's data.
+    ClearApp {
+        /// Instance id.
+        id: String,
+        /// Package name.
+        package: String,
+    },
+    /// Uninstalls an app.
+    Uninstall {
+        /// Instance id.
+        id: String,
+        /// Package name.
+        package: String,
+    },
+    /// Copies a local file into the phone.
+    Push {
+        /// Instance id.
+        id: String,
+        /// Local file.
+        local: PathBuf,
+        /// Path in the phone (e.g. /sdcard/Download/file.txt).
+        remote: String,
+    },
+    /// Copies a file out of the phone.
+    Pull {
+        /// Instance id.
+        id: String,
+        /// Path in the phone.
+        remote: String,
+        /// Local file.
+        local: PathBuf,
+    },
+    /// Lists a folder in the phone.
+    Ls {
+        /// Instance id.
+        id: String,
+        /// Path in the phone.
+        #[arg(default_value = "/sdcard")]
+        path: String,
+    },
+    /// Removes a file or folder in the phone.
+    Rm {
+        /// Instance id.
+        id: String,
+        /// Path in the phone.
+        path: String,
+        /// Remove folders with their contents.
+        #[arg(short, long)]
+        recursive: bool,
+    },
     /// Replaces the Wi-Fi list from a JSON file (`[{"ssid": ..., "bssid": ..., ...}]`).
     Wifi {
         /// Instance id.
@@ -169,6 +251,15 @@ enum InstanceCommand {
         /// Instance id.
         id: String,
     },
+}
+
+/// Shows a spinner on stderr while `work` runs (uploads and downloads can take a while).
+async fn with_spinner<T>(message: String, work: impl std::future::Future<Output = T>) -> T {
+    let spinner = indicatif::ProgressBar::new_spinner().with_message(message);
+    spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+    let result = work.await;
+    spinner.finish_and_clear();
+    result
 }
 
 /// Parses `KEY=VALUE`.
@@ -326,6 +417,66 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 InstanceCommand::Locale { id, locale, timezone } => {
                     client.set_locale(&id, &LocaleRequest { locale, timezone }).await?;
                 }
+                InstanceCommand::Install { id, apk } => {
+                    let bytes = std::fs::read(&apk).with_context(|| format!("cannot read {}", apk.display()))?;
+                    let info = with_spinner(
+                        format!("installing {} ({} KiB)", apk.display(), bytes.len() / 1024),
+                        client.install_app(&id, bytes),
+                    )
+                    .await?;
+                    println!(
+                        "{} {} ({})",
+                        info.package,
+                        info.version_name.as_deref().unwrap_or("?"),
+                        info.version_code
+                    );
+                }
+                InstanceCommand::Apps { id, json } => {
+                    let apps = client.apps(&id).await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&apps)?);
+                    } else {
+                        for a in apps.apps {
+                            let mark = if a.foreground { "*" } else { " " };
+                            println!(
+                                "{mark} {:<40} {:<24} {}",
+                                a.package,
+                                a.label.as_deref().unwrap_or(""),
+                                a.version_name.as_deref().unwrap_or("")
+                            );
+                        }
+                    }
+                }
+                InstanceCommand::StartApp { id, package, activity } => {
+                    println!("{}", client.start_app(&id, &package, activity.as_deref()).await?.component);
+                }
+                InstanceCommand::StopApp { id, package } => client.stop_app(&id, &package).await?,
+                InstanceCommand::ClearApp { id, package } => client.clear_app(&id, &package).await?,
+                InstanceCommand::Uninstall { id, package } => client.uninstall_app(&id, &package).await?,
+                InstanceCommand::Push { id, local, remote } => {
+                    let bytes = std::fs::read(&local).with_context(|| format!("cannot read {}", local.display()))?;
+                    let size = bytes.len();
+                    let written = with_spinner(
+                        format!("pushing {} ({size} bytes)", local.display()),
+                        client.write_file(&id, &remote, bytes),
+                    )
+                    .await?;
+                    println!("{}: {} bytes", written.path, written.size);
+                }
+                InstanceCommand::Pull { id, remote, local } => {
+                    let bytes = with_spinner(format!("pulling {remote}"), client.read_file(&id, &remote)).await?;
+                    std::fs::write(&local, &bytes).with_context(|| format!("cannot write {}", local.display()))?;
+                    println!("{}: {} bytes", local.display(), bytes.len());
+                }
+                InstanceCommand::Ls { id, path } => {
+                    let listing = client.list_files(&id, &path).await?;
+                    let entries = if listing.entry.kind == "directory" { listing.entries } else { vec![listing.entry] };
+                    for e in entries {
+                        let kind = if e.kind == "directory" { "d" } else { "-" };
+                        println!("{kind} {:>10} {} {}", e.size, e.modified_at, e.name);
+                    }
+                }
+                InstanceCommand::Rm { id, path, recursive } => client.remove_file(&id, &path, recursive).await?,
                 InstanceCommand::Wifi { id, file } => {
                     let text =
                         std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;

@@ -201,3 +201,44 @@ fn identity_and_lifecycle_commands() {
     assert!(models.lines().count() >= 30 && models.contains("Galaxy S23"));
     assert!(stdout(&platform.cli(&["catalogue", "countries"])).contains("Asia/Tokyo"));
 }
+
+#[test]
+fn apps_and_files_commands() {
+    let platform = up();
+    let id = stdout(&platform.cli(&["instance", "create"]));
+    let id = id.trim();
+    let apk = platform.data_dir.path().join("hello.apk");
+    std::fs::write(
+        &apk,
+        cloudphone_apk::fixture::build(&cloudphone_apk::fixture::App::new("com.example.cli", "CLI App")),
+    )
+    .unwrap();
+    assert_eq!(stdout(&platform.cli(&["instance", "install", id, apk.to_str().unwrap()])), "com.example.cli 1.0 (1)\n");
+    assert!(stdout(&platform.cli(&["instance", "apps", id])).contains("com.example.cli"));
+    assert_eq!(
+        stdout(&platform.cli(&["instance", "start-app", id, "com.example.cli"])),
+        "com.example.cli/com.example.cli.MainActivity\n"
+    );
+    assert!(stdout(&platform.cli(&["instance", "apps", id])).starts_with("* com.example.cli"));
+    stdout(&platform.cli(&["instance", "stop-app", id, "com.example.cli"]));
+    stdout(&platform.cli(&["instance", "clear-app", id, "com.example.cli"]));
+    stdout(&platform.cli(&["instance", "uninstall", id, "com.example.cli"]));
+    assert_eq!(stdout(&platform.cli(&["instance", "apps", id])), "");
+    let bad =
+        platform.cli(&["instance", "install", id, platform.data_dir.path().join("credentials.json").to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("app.invalid_apk"));
+
+    let local = platform.data_dir.path().join("note.txt");
+    std::fs::write(&local, "pushed").unwrap();
+    assert!(
+        stdout(&platform.cli(&["instance", "push", id, local.to_str().unwrap(), "/sdcard/Download/note.txt"]))
+            .starts_with("/storage/emulated/0/Download/note.txt: 6 bytes")
+    );
+    assert!(stdout(&platform.cli(&["instance", "ls", id, "/sdcard/Download"])).contains("note.txt"));
+    let back = platform.data_dir.path().join("back.txt");
+    stdout(&platform.cli(&["instance", "pull", id, "/sdcard/Download/note.txt", back.to_str().unwrap()]));
+    assert_eq!(std::fs::read_to_string(&back).unwrap(), "pushed");
+    stdout(&platform.cli(&["instance", "rm", id, "/sdcard/Download/note.txt"]));
+    let gone = platform.cli(&["instance", "pull", id, "/sdcard/Download/note.txt", back.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("file.not_found"));
+}
