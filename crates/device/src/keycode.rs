@@ -26,6 +26,9 @@ const KEYS: &[(u32, &str)] = &[
     (187, "APP_SWITCH"),
     (223, "SLEEP"),
     (224, "WAKEUP"),
+    (277, "CUT"),
+    (278, "COPY"),
+    (279, "PASTE"),
 ];
 
 /// An Android key.
@@ -43,6 +46,10 @@ impl KeyCode {
     pub const DEL: KeyCode = KeyCode(67);
     /// APP_SWITCH (recents).
     pub const APP_SWITCH: KeyCode = KeyCode(187);
+    /// COPY.
+    pub const COPY: KeyCode = KeyCode(278);
+    /// PASTE.
+    pub const PASTE: KeyCode = KeyCode(279);
 
     /// Parses `KEYCODE_BACK`, `BACK` or `4` (case-insensitive names), as `input keyevent` does.
     pub fn parse(s: &str) -> Option<KeyCode> {

@@ -23,8 +23,8 @@ use tokio::sync::broadcast;
 
 pub use cloudphone_device::DeviceError;
 
-/// How often a phone's clock is advanced.
-const TICK: Duration = Duration::from_millis(250);
+/// How often a phone's clock is advanced (live sensor and location screens redraw at this rate).
+const TICK: Duration = Duration::from_millis(100);
 /// Encoded frames buffered per viewer before a slow one skips to the next keyframe.
 const VIDEO_BUFFER: usize = 32;
 
@@ -171,6 +171,27 @@ impl Phone {
     /// Stops an app.
     pub fn stop_app(&self, package: &str) -> Result<(), HostError> {
         Ok(self.with_device(|d| d.stop_app(package))??)
+    }
+
+    /// Takes motion sensor readings.
+    pub fn sensors(&self, readings: &[cloudphone_protocol::control::SensorReading]) -> Result<(), DeviceError> {
+        let mut device = self.device();
+        readings.iter().try_for_each(|r| device.sensor(r))
+    }
+
+    /// Sets the location, as the API injects it.
+    pub fn set_location(&self, fix: &cloudphone_protocol::control::LocationFix) -> Result<(), DeviceError> {
+        self.device().set_location(fix, cloudphone_device::virtual_phone::hal::LocationSource::Api)
+    }
+
+    /// Sets the clipboard, as the API sets it.
+    pub fn set_clipboard(&self, text: &str) -> Result<(), DeviceError> {
+        self.device().set_clipboard(text, cloudphone_device::virtual_phone::hal::ClipboardOrigin::Api)
+    }
+
+    /// The sensors, location and clipboard now.
+    pub fn hal(&self) -> cloudphone_device::virtual_phone::hal::Hal {
+        self.device().hal().clone()
     }
 
     /// The installed packages and the package in front.

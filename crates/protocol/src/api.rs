@@ -351,3 +351,47 @@ pub struct FileWritten {
     /// Bytes written.
     pub size: u64,
 }
+
+/// `PUT /v1/instances/{id}/clipboard` and its `GET`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ClipboardText {
+    /// The text.
+    pub text: String,
+}
+
+/// `POST /v1/instances/{id}/sensors`: readings to feed the phone's sensors.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SensorReadings {
+    /// The readings, in order.
+    pub readings: Vec<crate::control::SensorReading>,
+}
+
+/// The latest reading of one sensor (`GET /v1/instances/{id}/sensors`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SensorStatus {
+    /// Which sensor.
+    pub sensor: crate::control::SensorKind,
+    /// x, y, z in its unit.
+    pub values: [f32; 3],
+    /// The unit.
+    pub unit: String,
+    /// When measured, nanoseconds.
+    pub timestamp_ns: u64,
+    /// Readings since boot.
+    pub count: u64,
+    /// Recent rate.
+    pub rate_hz: f32,
+}
+
+/// The current location (`GET /v1/instances/{id}/location`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LocationStatus {
+    /// The fix, if there is one.
+    pub fix: Option<crate::control::LocationFix>,
+    /// `viewer`, `api` or `route`.
+    pub source: Option<String>,
+    /// When it arrived, RFC 3339 UTC.
+    pub updated_at: Option<String>,
+}

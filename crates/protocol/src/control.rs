@@ -23,11 +23,24 @@ pub enum InputCategory {
     Key,
     /// Text input.
     Text,
+    /// Motion sensors (accelerometer, magnetometer, gyroscope, gravity): optional data.
+    Sensor,
+    /// Location fixes: optional data.
+    Location,
+    /// Clipboard contents: optional data.
+    Clipboard,
 }
 
 impl InputCategory {
     /// Every category.
-    pub const ALL: &'static [InputCategory] = &[InputCategory::Touch, InputCategory::Key, InputCategory::Text];
+    pub const ALL: &'static [InputCategory] = &[
+        InputCategory::Touch,
+        InputCategory::Key,
+        InputCategory::Text,
+        InputCategory::Sensor,
+        InputCategory::Location,
+        InputCategory::Clipboard,
+    ];
 
     /// The snake_case name.
     pub fn as_str(self) -> &'static str {
@@ -35,6 +48,9 @@ impl InputCategory {
             InputCategory::Touch => "touch",
             InputCategory::Key => "key",
             InputCategory::Text => "text",
+            InputCategory::Sensor => "sensor",
+            InputCategory::Location => "location",
+            InputCategory::Clipboard => "clipboard",
         }
     }
 }
@@ -96,6 +112,104 @@ pub enum ControlMessage {
         /// The text, any Unicode.
         text: String,
     },
+    /// A motion sensor reading from the viewer's device, in Android's units.
+    Sensor(SensorReading),
+    /// A location fix from the viewer's device.
+    Location(LocationFix),
+    /// The viewer's clipboard, copied into the phone's.
+    Clipboard {
+        /// The text.
+        text: String,
+    },
+}
+
+/// The motion sensors a phone takes readings for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SensorKind {
+    /// m/s², including gravity (Android `TYPE_ACCELEROMETER`, 1).
+    Accelerometer,
+    /// µT (Android `TYPE_MAGNETIC_FIELD`, 2).
+    Magnetometer,
+    /// rad/s (Android `TYPE_GYROSCOPE`, 4).
+    Gyroscope,
+    /// m/s² (Android `TYPE_GRAVITY`, 9).
+    Gravity,
+}
+
+impl SensorKind {
+    /// Every kind.
+    pub const ALL: &'static [SensorKind] =
+        &[SensorKind::Accelerometer, SensorKind::Magnetometer, SensorKind::Gyroscope, SensorKind::Gravity];
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SensorKind::Accelerometer => "accelerometer",
+            SensorKind::Magnetometer => "magnetometer",
+            SensorKind::Gyroscope => "gyroscope",
+            SensorKind::Gravity => "gravity",
+        }
+    }
+
+    /// Parses the snake_case name.
+    pub fn parse(name: &str) -> Option<SensorKind> {
+        SensorKind::ALL.iter().copied().find(|k| k.as_str() == name)
+    }
+
+    /// Android's sensor type number.
+    pub fn android_type(self) -> u32 {
+        match self {
+            SensorKind::Accelerometer => 1,
+            SensorKind::Magnetometer => 2,
+            SensorKind::Gyroscope => 4,
+            SensorKind::Gravity => 9,
+        }
+    }
+
+    /// The unit of the values.
+    pub fn unit(self) -> &'static str {
+        match self {
+            SensorKind::Accelerometer | SensorKind::Gravity => "m/s²",
+            SensorKind::Magnetometer => "µT",
+            SensorKind::Gyroscope => "rad/s",
+        }
+    }
+}
+
+/// One sensor reading: x, y, z in the kind's unit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SensorReading {
+    /// Which sensor.
+    pub sensor: SensorKind,
+    /// x, y, z.
+    pub values: [f32; 3],
+    /// When it was measured, nanoseconds (the phone stamps it on arrival when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_ns: Option<u64>,
+}
+
+/// A location fix.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationFix {
+    /// Degrees, -90 to 90.
+    pub latitude: f64,
+    /// Degrees, -180 to 180.
+    pub longitude: f64,
+    /// Metres above WGS84.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub altitude: Option<f64>,
+    /// Metres per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed: Option<f32>,
+    /// Degrees from north, 0 to 360.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearing: Option<f32>,
+    /// Horizontal accuracy, metres (68% radius).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f32>,
 }
 
 impl ControlMessage {
@@ -105,6 +219,9 @@ impl ControlMessage {
             ControlMessage::Touch { .. } => InputCategory::Touch,
             ControlMessage::Key { .. } => InputCategory::Key,
             ControlMessage::Text { .. } => InputCategory::Text,
+            ControlMessage::Sensor(_) => InputCategory::Sensor,
+            ControlMessage::Location(_) => InputCategory::Location,
+            ControlMessage::Clipboard { .. } => InputCategory::Clipboard,
         }
     }
 
@@ -147,6 +264,19 @@ mod tests {
         assert_eq!(key, ControlMessage::Key { action: KeyAction::Press, keycode: "KEYCODE_BACK".into() });
         let text = ControlMessage::parse("{\"type\":\"text\",\"text\":\"héllo 世界\"}".as_bytes()).unwrap();
         assert_eq!(text, ControlMessage::Text { text: "héllo 世界".into() });
+    }
+
+    #[test]
+    fn sensor_location_clipboard_wire_forms() {
+        let sensor = ControlMessage::parse(br#"{"type":"sensor","sensor":"gyroscope","values":[0.1,0,-0.2]}"#).unwrap();
+        assert_eq!(sensor.category(), InputCategory::Sensor);
+        let fix =
+            ControlMessage::parse(br#"{"type":"location","latitude":52.52,"longitude":13.405,"accuracy":5}"#).unwrap();
+        assert_eq!(fix.category(), InputCategory::Location);
+        let clip = ControlMessage::parse(br#"{"type":"clipboard","text":"copied"}"#).unwrap();
+        assert_eq!(clip, ControlMessage::Clipboard { text: "copied".into() });
+        assert!(ControlMessage::parse(br#"{"type":"sensor","sensor":"barometer","values":[1,2,3]}"#).is_err());
+        assert!(ControlMessage::parse(br#"{"type":"sensor","sensor":"gravity","values":[1,2]}"#).is_err());
     }
 
     #[test]

@@ -102,6 +102,8 @@ catalogue! {
     FileNotEmpty = ("file.not_empty", 409, "the folder is not empty"),
     /// The path crosses a link the sandbox does not follow.
     FileDenied = ("file.denied", 403, "permission denied"),
+    /// A sensor reading, location fix or clipboard text is out of range.
+    DeviceInputInvalid = ("device.invalid_input", 400, "the value is outside what the phone accepts"),
     /// The shell command is empty.
     ShellEmptyCommand = ("shell.empty_command", 400, "the shell command is empty"),
     /// The WebRTC offer could not be accepted.

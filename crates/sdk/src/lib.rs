@@ -351,6 +351,61 @@ impl Client {
         Ok(())
     }
 
+    /// Sets the phone's location (VMOS `gpsInjectInfo`).
+    pub async fn set_location(
+        &self,
+        id: &str,
+        fix: &cloudphone_protocol::control::LocationFix,
+    ) -> Result<(), ClientError> {
+        let body = serde_json::to_vec(fix).map_err(|e| ClientError::Decode(e.to_string()))?;
+        self.send_signed(Method::PUT, &Self::instance_path(id, "location"), &[], body, &SigningOverride::default())
+            .await?;
+        Ok(())
+    }
+
+    /// The phone's current location.
+    pub async fn location(&self, id: &str) -> Result<cloudphone_protocol::api::LocationStatus, ClientError> {
+        self.call::<(), _>(Method::GET, &Self::instance_path(id, "location"), None).await
+    }
+
+    /// Sets the phone's clipboard.
+    pub async fn set_clipboard(&self, id: &str, text: &str) -> Result<(), ClientError> {
+        let body = serde_json::to_vec(&cloudphone_protocol::api::ClipboardText { text: text.to_owned() })
+            .map_err(|e| ClientError::Decode(e.to_string()))?;
+        self.send_signed(Method::PUT, &Self::instance_path(id, "clipboard"), &[], body, &SigningOverride::default())
+            .await?;
+        Ok(())
+    }
+
+    /// The phone's clipboard text.
+    pub async fn clipboard(&self, id: &str) -> Result<String, ClientError> {
+        let clip: cloudphone_protocol::api::ClipboardText =
+            self.call::<(), _>(Method::GET, &Self::instance_path(id, "clipboard"), None).await?;
+        Ok(clip.text)
+    }
+
+    /// Feeds sensor readings.
+    pub async fn send_sensors(
+        &self,
+        id: &str,
+        readings: Vec<cloudphone_protocol::control::SensorReading>,
+    ) -> Result<(), ClientError> {
+        let body = serde_json::to_vec(&cloudphone_protocol::api::SensorReadings { readings })
+            .map_err(|e| ClientError::Decode(e.to_string()))?;
+        self.send_signed(Method::POST, &Self::instance_path(id, "sensors"), &[], body, &SigningOverride::default())
+            .await?;
+        Ok(())
+    }
+
+    /// The latest reading of each sensor.
+    pub async fn sensors(&self, id: &str) -> Result<Vec<cloudphone_protocol::api::SensorStatus>, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Sensors {
+            sensors: Vec<cloudphone_protocol::api::SensorStatus>,
+        }
+        Ok(self.call::<(), Sensors>(Method::GET, &Self::instance_path(id, "sensors"), None).await?.sensors)
+    }
+
     /// The device models phones can be created as.
     pub async fn catalogue_models(&self) -> Result<Vec<CatalogueModel>, ClientError> {
         #[derive(serde::Deserialize)]

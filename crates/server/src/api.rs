@@ -7,9 +7,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Extension, Json, Router, middleware};
 use cloudphone_protocol::api::{
-    CatalogueCountry, CatalogueModel, ChangeReport, CreateInstances, CreateSession, InstanceList, LocaleRequest,
-    NewDevice, PropertiesPatch, PropertiesView, ShellRequest, ShellResult, SignallingAnswer, SignallingOffer, StartApp,
-    StartedApp, WifiList,
+    CatalogueCountry, CatalogueModel, ChangeReport, ClipboardText, CreateInstances, CreateSession, InstanceList,
+    LocaleRequest, NewDevice, PropertiesPatch, PropertiesView, SensorReadings, ShellRequest, ShellResult,
+    SignallingAnswer, SignallingOffer, StartApp, StartedApp, WifiList,
 };
 use cloudphone_protocol::{ApiError, ErrorCode};
 use serde::de::DeserializeOwned;
@@ -59,6 +59,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/instances/{id}/apps/{package}/clear", post(|s, t, p| app_action(s, t, p, AppAction::Clear)))
         .route("/v1/instances/{id}/files", get(list_files).delete(remove_file))
         .route("/v1/instances/{id}/files/content", get(read_file))
+        .route("/v1/instances/{id}/location", get(get_location).put(put_location))
+        .route("/v1/instances/{id}/clipboard", get(get_clipboard).put(put_clipboard))
+        .route("/v1/instances/{id}/sensors", get(get_sensors).post(post_sensors))
         .route_layer(middleware::from_fn_with_state(
             auth::AuthConfig { app: state.clone(), max_body: auth::MAX_BODY_BYTES },
             auth::authenticate,
@@ -377,4 +380,62 @@ async fn remove_file(
     let q = file_query(query)?;
     app.instances.remove_file(&tenant.id, &id, q.path, q.recursive).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn put_location(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> HttpResult<StatusCode> {
+    let fix: cloudphone_protocol::control::LocationFix =
+        serde_json::from_slice(&body).map_err(|e| ApiError::with_message(ErrorCode::InvalidBody, e.to_string()))?;
+    app.instances.set_location(&tenant.id, &id, fix).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn get_location(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> HttpResult<Response> {
+    Ok(Json(app.instances.location(&tenant.id, &id).await?).into_response())
+}
+
+async fn put_clipboard(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> HttpResult<StatusCode> {
+    let clip: ClipboardText = json_body(&body)?;
+    app.instances.set_clipboard(&tenant.id, &id, clip.text).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn get_clipboard(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> HttpResult<Response> {
+    Ok(Json(app.instances.clipboard(&tenant.id, &id).await?).into_response())
+}
+
+async fn post_sensors(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> HttpResult<StatusCode> {
+    let readings: SensorReadings = json_body(&body)?;
+    app.instances.sensors(&tenant.id, &id, readings).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn get_sensors(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> HttpResult<Response> {
+    Ok(Json(json!({ "sensors": app.instances.sensor_status(&tenant.id, &id).await? })).into_response())
 }

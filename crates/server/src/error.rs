@@ -82,6 +82,12 @@ impl From<HostError> for HttpError {
     }
 }
 
+impl From<cloudphone_host::DeviceError> for HttpError {
+    fn from(e: cloudphone_host::DeviceError) -> Self {
+        HttpError(ApiError::with_message(ErrorCode::DeviceInputInvalid, e.to_string()))
+    }
+}
+
 impl From<IdentityError> for HttpError {
     fn from(e: IdentityError) -> Self {
         let code = match &e {

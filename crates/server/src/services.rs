@@ -10,10 +10,11 @@ use cloudphone_device::{PhoneState, ShellOutput};
 use cloudphone_gateway::Gateway;
 use cloudphone_host::{DeviceHost, Phone};
 use cloudphone_protocol::api::{
-    AppInfo, AppList, ChangeReport, CreateInstances, FileEntry, FileListing, FileWritten, Instance, LocaleRequest,
-    NewDevice, PropertiesPatch, PropertiesView, SessionGrant, WifiNetwork,
+    AppInfo, AppList, ChangeReport, ClipboardText, CreateInstances, FileEntry, FileListing, FileWritten, Instance,
+    LocaleRequest, LocationStatus, NewDevice, PropertiesPatch, PropertiesView, SensorReadings, SensorStatus,
+    SessionGrant, WifiNetwork,
 };
-use cloudphone_protocol::control::InputCategory;
+use cloudphone_protocol::control::{InputCategory, LocationFix};
 use cloudphone_protocol::{ApiError, ErrorCode, InstanceStatus};
 use cloudphone_store::{InstanceRow, SessionTokenRow, Store, now_millis};
 use sha2::{Digest, Sha256};
@@ -336,6 +337,56 @@ impl Instances {
     pub async fn remove_file(&self, tenant: &str, id: &str, path: String, recursive: bool) -> HttpResult<()> {
         let phone = self.phone(tenant, id).await?;
         Ok(blocking(move || phone.remove_file(&path, recursive)).await??)
+    }
+
+    /// Feeds sensor readings.
+    pub async fn sensors(&self, tenant: &str, id: &str, readings: SensorReadings) -> HttpResult<()> {
+        Ok(self.phone(tenant, id).await?.sensors(&readings.readings)?)
+    }
+
+    /// The latest reading of each sensor.
+    pub async fn sensor_status(&self, tenant: &str, id: &str) -> HttpResult<Vec<SensorStatus>> {
+        let hal = self.phone(tenant, id).await?.hal();
+        Ok(hal
+            .sensors
+            .iter()
+            .map(|(kind, s)| SensorStatus {
+                sensor: *kind,
+                values: s.values,
+                unit: kind.unit().to_owned(),
+                timestamp_ns: s.timestamp_ns,
+                count: s.count,
+                rate_hz: s.rate_hz,
+            })
+            .collect())
+    }
+
+    /// Sets the location.
+    pub async fn set_location(&self, tenant: &str, id: &str, fix: LocationFix) -> HttpResult<()> {
+        Ok(self.phone(tenant, id).await?.set_location(&fix)?)
+    }
+
+    /// The current location.
+    pub async fn location(&self, tenant: &str, id: &str) -> HttpResult<LocationStatus> {
+        let hal = self.phone(tenant, id).await?.hal();
+        Ok(match hal.location {
+            Some(current) => LocationStatus {
+                source: serde_json::to_value(&current.source).ok().and_then(|v| v.as_str().map(str::to_owned)),
+                updated_at: Some(rfc3339(current.time_ms as i64)),
+                fix: Some(current.fix),
+            },
+            None => LocationStatus { fix: None, source: None, updated_at: None },
+        })
+    }
+
+    /// Sets the clipboard.
+    pub async fn set_clipboard(&self, tenant: &str, id: &str, text: String) -> HttpResult<()> {
+        Ok(self.phone(tenant, id).await?.set_clipboard(&text)?)
+    }
+
+    /// The clipboard text.
+    pub async fn clipboard(&self, tenant: &str, id: &str) -> HttpResult<ClipboardText> {
+        Ok(ClipboardText { text: self.phone(tenant, id).await?.hal().clipboard.text })
     }
 
     /// Runs a shell command line on a phone.

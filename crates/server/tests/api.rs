@@ -131,7 +131,7 @@ async fn sessions_and_signalling_errors() {
     assert_eq!(grant.instance_id, id);
     assert_eq!(grant.session_token.len(), 64);
     assert!(grant.view_url.ends_with(&format!("/view#token={}", grant.session_token)));
-    assert_eq!(grant.allow.len(), 3);
+    assert_eq!(grant.allow.len(), cloudphone_protocol::control::InputCategory::ALL.len());
     assert_eq!(code(client.create_session("cp-nope", &CreateSession::default()).await), "instance.not_found");
 
     let http = reqwest::Client::new();

@@ -154,3 +154,48 @@ async fn stop_start_reset_new_device_and_process_restart() {
     assert_eq!(code(client.shell(&ids[1], "echo").await), "instance.not_running");
     again.abort();
 }
+
+#[tokio::test]
+async fn location_clipboard_sensors() {
+    use cloudphone_protocol::control::{LocationFix, SensorKind, SensorReading};
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+    let id = client.create_instances(1).await.unwrap().remove(0).id;
+
+    assert_eq!(client.location(&id).await.unwrap().fix, None);
+    let fix = LocationFix {
+        latitude: 40.6892,
+        longitude: -74.0445,
+        altitude: Some(93.0),
+        speed: None,
+        bearing: None,
+        accuracy: Some(5.0),
+    };
+    client.set_location(&id, &fix).await.unwrap();
+    let status = client.location(&id).await.unwrap();
+    assert_eq!((status.fix, status.source.as_deref()), (Some(fix.clone()), Some("api")));
+    assert!(client.shell(&id, "dumpsys location").await.unwrap().stdout.contains("Location[gps 40.689200,-74.044500"));
+    let bad = LocationFix { latitude: 95.0, ..fix };
+    assert_eq!(code(client.set_location(&id, &bad).await), "device.invalid_input");
+
+    client.set_clipboard(&id, "from the API ✓").await.unwrap();
+    assert_eq!(client.clipboard(&id).await.unwrap(), "from the API ✓");
+    client.shell(&id, "am start -n com.cloudphone.notes/.MainActivity && input keyevent KEYCODE_PASTE").await.unwrap();
+    client.shell(&id, "input text %s!").await.unwrap();
+    client.shell(&id, "input keyevent KEYCODE_COPY").await.unwrap();
+    assert_eq!(client.clipboard(&id).await.unwrap(), "from the API ✓ !");
+
+    let readings = (0..10)
+        .map(|i| SensorReading {
+            sensor: SensorKind::Gyroscope,
+            values: [0.01 * i as f32, 0.0, 0.0],
+            timestamp_ns: Some(1_000_000_000 + i * 10_000_000),
+        })
+        .collect();
+    client.send_sensors(&id, readings).await.unwrap();
+    let sensors = client.sensors(&id).await.unwrap();
+    assert_eq!(sensors.len(), 1);
+    assert_eq!((sensors[0].sensor, sensors[0].count, sensors[0].unit.as_str()), (SensorKind::Gyroscope, 10, "rad/s"));
+    assert!((sensors[0].rate_hz - 100.0).abs() < 0.5);
+    server.abort();
+}

@@ -6,6 +6,7 @@
 //! feed it inputs and time and take pictures out.
 
 mod files;
+pub mod hal;
 mod packages;
 mod shell;
 mod state;
@@ -106,6 +107,10 @@ pub struct VirtualPhone {
     foreground_activity: Option<String>,
     /// The phone's clock, unix milliseconds.
     clock_ms: u64,
+    /// Sensors, location, clipboard.
+    hal: hal::Hal,
+    /// A HAL value shown on screen changed; redrawn at the next tick, not at the sensor rate.
+    hal_redraw: bool,
     screen: Screen,
     pointers: BTreeMap<u32, Pointer>,
     trail: Vec<(f32, f32)>,
@@ -150,6 +155,8 @@ impl VirtualPhone {
             icons: HashMap::new(),
             foreground_activity: None,
             clock_ms: 0,
+            hal: hal::Hal::default(),
+            hal_redraw: false,
             screen: Screen::Launcher,
             pointers: BTreeMap::new(),
             trail: Vec::new(),
@@ -389,9 +396,51 @@ impl VirtualPhone {
         }
     }
 
+    /// The sensors, location and clipboard.
+    pub fn hal(&self) -> &hal::Hal {
+        &self.hal
+    }
+
+    /// A motion sensor reading.
+    pub fn sensor(&mut self, reading: &cloudphone_protocol::control::SensorReading) -> Result<(), DeviceError> {
+        self.hal.sensor(reading, self.clock_ms.saturating_mul(1_000_000))?;
+        self.hal_redraw |= self.screen == Screen::Builtin(App::Sensors);
+        Ok(())
+    }
+
+    /// A location fix.
+    pub fn set_location(
+        &mut self,
+        fix: &cloudphone_protocol::control::LocationFix,
+        source: hal::LocationSource,
+    ) -> Result<(), DeviceError> {
+        self.hal.location(fix, source, self.clock_ms)?;
+        self.hal_redraw |= self.screen == Screen::Builtin(App::Location);
+        Ok(())
+    }
+
+    /// Replaces the clipboard.
+    pub fn set_clipboard(&mut self, text: &str, origin: hal::ClipboardOrigin) -> Result<(), DeviceError> {
+        self.hal.set_clipboard(text, origin)
+    }
+
+    /// Clipboard changes made on the phone since the last call (for viewers).
+    pub fn take_clipboard_changes(&mut self) -> Vec<hal::Clipboard> {
+        self.hal.take_clipboard_changes()
+    }
+
     /// A key press.
     pub fn key(&mut self, key: KeyCode) {
         match key {
+            KeyCode::PASTE if self.screen == Screen::Builtin(App::Notes) => {
+                let text = self.hal.clipboard.text.clone();
+                self.type_text(&text);
+            }
+            KeyCode::COPY if self.screen == Screen::Builtin(App::Notes) => {
+                let text = self.state.notes.clone();
+                // Notes are far below the clipboard limit only if short; a refused copy copies nothing.
+                let _ = self.hal.set_clipboard(&text, hal::ClipboardOrigin::Phone);
+            }
             KeyCode::HOME => self.show(Screen::Launcher),
             KeyCode::BACK => self.show(Screen::Launcher),
             KeyCode::DEL if self.screen == Screen::Builtin(App::Notes) && self.state.notes.pop().is_some() => {
@@ -481,6 +530,8 @@ impl VirtualPhone {
             density: self.density,
             launcher,
             installed,
+            hal: &self.hal,
+            now_ms: self.clock_ms,
         };
         let rgba = ui::draw(&view);
         self.seq += 1;
@@ -516,6 +567,9 @@ impl Device for VirtualPhone {
                 }
             }
             ControlMessage::Text { text } => self.type_text(text),
+            ControlMessage::Sensor(reading) => self.sensor(reading)?,
+            ControlMessage::Location(fix) => self.set_location(fix, hal::LocationSource::Viewer)?,
+            ControlMessage::Clipboard { text } => self.set_clipboard(text, hal::ClipboardOrigin::Viewer)?,
         }
         Ok(())
     }
@@ -526,6 +580,9 @@ impl Device for VirtualPhone {
 
     fn tick(&mut self, unix_millis: u64) {
         self.clock_ms = unix_millis;
+        if std::mem::take(&mut self.hal_redraw) {
+            self.dirty = true;
+        }
         let minutes_of_day = (unix_millis / 60_000) % (24 * 60);
         let clock = format!("{:02}:{:02}", minutes_of_day / 60, minutes_of_day % 60);
         if clock != self.clock {
@@ -699,6 +756,61 @@ mod identity_tests {
         assert!(matches!(result, Err(IdentityError::InvalidValue { .. })));
         assert_eq!(phone.state(), before);
         assert_eq!(phone.property("persist.sys.locale"), Some("en-US"));
+    }
+
+    #[test]
+    fn sensor_and_location_apps_show_live_values_at_tick_rate() {
+        use cloudphone_protocol::control::{LocationFix, SensorKind, SensorReading};
+        let mut phone = VirtualPhone::factory("i4");
+        let started = phone.shell("am start -n com.cloudphone.sensors/.MainActivity");
+        assert_eq!(phone.screen(), &Screen::Builtin(App::Sensors), "{started:?}");
+        phone.tick(1_000);
+        let empty = phone.take_frame().expect("the app's first picture");
+        for i in 0..50 {
+            phone
+                .sensor(&SensorReading {
+                    sensor: SensorKind::Accelerometer,
+                    values: [0.1 * i as f32, 9.8, 0.0],
+                    timestamp_ns: None,
+                })
+                .unwrap();
+        }
+        assert!(phone.take_frame().is_none(), "no redraw per reading");
+        phone.tick(1_100);
+        let live = phone.take_frame().expect("one redraw at the tick");
+        assert_ne!(live.rgba, empty.rgba);
+        assert_eq!(phone.hal().sensors[&SensorKind::Accelerometer].count, 50);
+
+        phone.shell("monkey -p com.cloudphone.location 1");
+        phone.tick(1_200);
+        let no_fix = phone.take_frame().unwrap();
+        let fix = LocationFix {
+            latitude: 35.6586,
+            longitude: 139.7454,
+            altitude: None,
+            speed: Some(1.0),
+            bearing: Some(45.0),
+            accuracy: Some(3.0),
+        };
+        phone.inject(&ControlMessage::Location(fix)).unwrap();
+        phone.tick(1_300);
+        assert_ne!(phone.take_frame().unwrap().rgba, no_fix.rgba);
+        assert_eq!(phone.hal().location.as_ref().unwrap().source, hal::LocationSource::Viewer);
+    }
+
+    #[test]
+    fn notes_copy_and_paste_through_the_clipboard() {
+        let mut phone = VirtualPhone::factory("i5");
+        phone.inject(&ControlMessage::Clipboard { text: "pasted".into() }).unwrap();
+        phone.shell("am start -n com.cloudphone.notes/.MainActivity");
+        phone.shell("input keyevent KEYCODE_PASTE");
+        assert_eq!(phone.notes(), "pasted");
+        assert!(phone.take_clipboard_changes().is_empty(), "the viewer's own paste is not echoed");
+        phone.shell("input text %sand%smore && input keyevent KEYCODE_COPY");
+        let changes = phone.take_clipboard_changes();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].text, "pasted and more");
+        assert_eq!(phone.hal().clipboard.text, "pasted and more");
     }
 
     #[test]

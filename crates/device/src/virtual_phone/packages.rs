@@ -92,7 +92,7 @@ pub struct SystemPackage {
     pub app: Option<App>,
 }
 
-/// The system packages.
+/// The system packages (every built-in app is one: a test checks).
 pub const SYSTEM_PACKAGES: &[SystemPackage] = &[
     SystemPackage { package: "android", path: "/system/framework/framework-res.apk", app: None },
     SystemPackage { package: "com.android.systemui", path: "/system_ext/priv-app/SystemUI/SystemUI.apk", app: None },
@@ -115,6 +115,16 @@ pub const SYSTEM_PACKAGES: &[SystemPackage] = &[
         package: "com.cloudphone.touchtest",
         path: "/system/app/TouchTest/TouchTest.apk",
         app: Some(App::Touch),
+    },
+    SystemPackage {
+        package: "com.cloudphone.sensors",
+        path: "/system/app/Sensors/Sensors.apk",
+        app: Some(App::Sensors),
+    },
+    SystemPackage {
+        package: "com.cloudphone.location",
+        path: "/system/app/Location/Location.apk",
+        app: Some(App::Location),
     },
 ];
 
@@ -335,8 +345,8 @@ mod tests {
         let launcher_after = phone.screenshot();
         assert_ne!(launcher_before.rgba, launcher_after.rgba, "the new icon is on the launcher");
 
-        // Its icon comes after the three built-in apps.
-        let (x, y) = super::super::ui::icon_center(3, 720.0, 1280.0);
+        // Its icon comes after the built-in apps.
+        let (x, y) = super::super::ui::icon_center(App::ALL.len(), 720.0, 1280.0);
         sh(&mut phone, &format!("input tap {x} {y}"));
         assert_eq!(phone.screen(), &Screen::Installed("com.example.hello".into()));
         assert_eq!(phone.foreground_package().as_deref(), Some("com.example.hello"));
@@ -411,6 +421,13 @@ mod tests {
             sh(&mut phone, "pm uninstall com.android.settings").stderr,
             "Failure [INSTALL_FAILED_UPDATE_INCOMPATIBLE]\n"
         );
+    }
+
+    #[test]
+    fn every_builtin_app_is_a_system_package() {
+        for app in App::ALL {
+            assert_eq!(system_package(app.package()).and_then(|p| p.app), Some(*app));
+        }
     }
 
     #[test]

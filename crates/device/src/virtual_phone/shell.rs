@@ -236,6 +236,10 @@ fn command(phone: &mut VirtualPhone, words: &[String]) -> ShellOutput {
         ["input", rest @ ..] => input(phone, rest),
         ["settings", rest @ ..] => settings(phone, rest),
         ["pm", rest @ ..] => pm(phone, rest),
+        ["dumpsys", "battery"] => ok(DUMPSYS_BATTERY),
+        ["dumpsys", "location"] => ok(dumpsys_location(phone)),
+        ["dumpsys", "sensorservice"] => ok(dumpsys_sensorservice(phone)),
+        ["dumpsys", service, ..] => fail(1, format!("Can't find service: {service}\n")),
         ["am", rest @ ..] => am(phone, rest),
         ["monkey", rest @ ..] => monkey(phone, rest),
         ["ls", rest @ ..] => files::ls(phone, rest),
@@ -260,6 +264,56 @@ fn command(phone: &mut VirtualPhone, words: &[String]) -> ShellOutput {
         ["false"] => fail(1, ""),
         [name, ..] => fail(127, format!("sh: {name}: not found\n")),
     }
+}
+
+/// The battery: always full and on AC power (a cloud phone is plugged in).
+const DUMPSYS_BATTERY: &str = "Current Battery Service state:\n  AC powered: true\n  USB powered: false\n  Wireless powered: false\n  Dock powered: false\n  Max charging current: 0\n  Max charging voltage: 0\n  Charge counter: 4000000\n  status: 5\n  health: 2\n  present: true\n  level: 100\n  scale: 100\n  voltage: 4350\n  temperature: 250\n  technology: Li-ion\n";
+
+/// `dumpsys location`: the providers and the last known location.
+fn dumpsys_location(phone: &VirtualPhone) -> String {
+    let mut out = String::from("Location Manager State:\n  Location Providers:\n    gps provider:\n");
+    match &phone.hal().location {
+        Some(current) => {
+            let f = &current.fix;
+            out.push_str(&format!(
+                "      last location=Location[gps {:.6},{:.6} hAcc={} et=+{}ms alt={} vel={} bear={}]\n",
+                f.latitude,
+                f.longitude,
+                f.accuracy.map(|a| a.to_string()).unwrap_or_else(|| "???".into()),
+                current.time_ms,
+                f.altitude.map(|a| a.to_string()).unwrap_or_else(|| "???".into()),
+                f.speed.map(|v| v.to_string()).unwrap_or_else(|| "???".into()),
+                f.bearing.map(|b| b.to_string()).unwrap_or_else(|| "???".into()),
+            ));
+        }
+        None => out.push_str("      last location=null\n"),
+    }
+    out.push_str("    network provider:\n      last location=null\n    fused provider:\n      last location=null\n");
+    out
+}
+
+/// `dumpsys sensorservice`: the sensor list and each sensor's most recent event.
+fn dumpsys_sensorservice(phone: &VirtualPhone) -> String {
+    use cloudphone_protocol::control::SensorKind;
+    let mut out = format!("Sensor List:\n");
+    for kind in SensorKind::ALL {
+        let t = kind.android_type();
+        out.push_str(&format!(
+            "0x{t:08x}) {} | cloudphone | ver: 1 | type: android.sensor.{}({t}) | perm: n/a | flags: 0x00000000\n",
+            kind.as_str(),
+            if *kind == SensorKind::Magnetometer { "magnetic_field" } else { kind.as_str() }
+        ));
+    }
+    out.push_str("Recent Sensor events:\n");
+    for (kind, s) in &phone.hal().sensors {
+        let [x, y, z] = s.values;
+        out.push_str(&format!(
+            "{}: last 1 events\n\t 1 (ts={:.6}) {x:.2}, {y:.2}, {z:.2}, \n",
+            kind.as_str(),
+            s.timestamp_ns as f64 / 1e9
+        ));
+    }
+    out
 }
 
 /// `pm`: the package manager.
@@ -549,6 +603,36 @@ mod tests {
         assert_eq!(sh(&mut p, "settings").exit_code, 1);
         let rebooted = VirtualPhone::boot(p.state());
         assert_eq!(rebooted.setting("system", "screen_brightness").as_deref(), Some("128"));
+    }
+
+    #[test]
+    fn dumpsys_subsets() {
+        use cloudphone_protocol::control::{LocationFix, SensorKind, SensorReading};
+        let mut p = VirtualPhone::factory("s7");
+        assert!(sh(&mut p, "dumpsys battery").stdout.contains("  level: 100\n"));
+        assert!(sh(&mut p, "dumpsys location").stdout.contains("last location=null"));
+        let fix = LocationFix {
+            latitude: 48.8584,
+            longitude: 2.2945,
+            altitude: Some(35.0),
+            speed: None,
+            bearing: None,
+            accuracy: Some(4.0),
+        };
+        p.set_location(&fix, crate::virtual_phone::hal::LocationSource::Api).unwrap();
+        assert!(sh(&mut p, "dumpsys location").stdout.contains("last location=Location[gps 48.858400,2.294500 hAcc=4"));
+        p.sensor(&SensorReading {
+            sensor: SensorKind::Gravity,
+            values: [0.0, 9.8, 0.0],
+            timestamp_ns: Some(2_000_000_000),
+        })
+        .unwrap();
+        let sensors = sh(&mut p, "dumpsys sensorservice").stdout;
+        assert!(
+            sensors.contains("type: android.sensor.gravity(9)") && sensors.contains("gravity: last 1 events"),
+            "{sensors}"
+        );
+        assert_eq!(sh(&mut p, "dumpsys nothing").exit_code, 1);
     }
 
     #[test]

@@ -19,11 +19,15 @@ pub enum App {
     Notes,
     /// Touch test: draws every touch point (like Android's pointer location option).
     Touch,
+    /// Live values of the motion sensors.
+    Sensors,
+    /// The current location fix and where it came from.
+    Location,
 }
 
 impl App {
     /// The apps on the launcher, in order.
-    pub const ALL: &'static [App] = &[App::Settings, App::Notes, App::Touch];
+    pub const ALL: &'static [App] = &[App::Settings, App::Notes, App::Touch, App::Sensors, App::Location];
 
     /// The label under the icon.
     pub fn label(self) -> &'static str {
@@ -31,6 +35,8 @@ impl App {
             App::Settings => "Settings",
             App::Notes => "Notes",
             App::Touch => "Touch",
+            App::Sensors => "Sensors",
+            App::Location => "Location",
         }
     }
 
@@ -38,7 +44,7 @@ impl App {
     pub fn activity(self) -> &'static str {
         match self {
             App::Settings => ".Settings",
-            App::Notes | App::Touch => ".MainActivity",
+            App::Notes | App::Touch | App::Sensors | App::Location => ".MainActivity",
         }
     }
 
@@ -48,6 +54,8 @@ impl App {
             App::Settings => "com.android.settings",
             App::Notes => "com.cloudphone.notes",
             App::Touch => "com.cloudphone.touchtest",
+            App::Sensors => "com.cloudphone.sensors",
+            App::Location => "com.cloudphone.location",
         }
     }
 
@@ -56,6 +64,8 @@ impl App {
             App::Settings => Rgb(0x45, 0x5a, 0x64),
             App::Notes => Rgb(0xf9, 0xa8, 0x25),
             App::Touch => Rgb(0x7e, 0x57, 0xc2),
+            App::Sensors => Rgb(0x00, 0x89, 0x7b),
+            App::Location => Rgb(0xd8, 0x43, 0x15),
         }
     }
 
@@ -64,6 +74,8 @@ impl App {
             App::Settings => "⚙",
             App::Notes => "✎",
             App::Touch => "☝",
+            App::Sensors => "⟳",
+            App::Location => "⌖",
         }
     }
 }
@@ -167,6 +179,8 @@ pub struct View<'a> {
     pub density: u32,
     pub launcher: Vec<LauncherEntry<'a>>,
     pub installed: Option<InstalledView<'a>>,
+    pub hal: &'a super::hal::Hal,
+    pub now_ms: u64,
 }
 
 /// What a tap hits.
@@ -235,6 +249,8 @@ pub fn draw(view: &View) -> Vec<u8> {
         Screen::Builtin(App::Settings) => settings(&mut c, view),
         Screen::Builtin(App::Notes) => notes(&mut c, view),
         Screen::Builtin(App::Touch) => touch(&mut c, view),
+        Screen::Builtin(App::Sensors) => sensors(&mut c, view),
+        Screen::Builtin(App::Location) => location(&mut c, view),
         Screen::Installed(_) => {
             if let Some(app) = &view.installed {
                 installed(&mut c, app);
@@ -390,6 +406,71 @@ fn notes(c: &mut Canvas, view: &View) {
             c.rect(x, baseline - 28.0, 3.0, 36.0, Rgb(0x19, 0x76, 0xd2));
         }
         baseline += 42.0;
+    }
+}
+
+fn sensors(c: &mut Canvas, view: &View) {
+    use cloudphone_protocol::control::SensorKind;
+    title_bar(c, "Sensors", App::Sensors.color());
+    let mut y = STATUS_BAR + TITLE_BAR + 24.0;
+    for kind in SensorKind::ALL {
+        let name = match kind {
+            SensorKind::Accelerometer => "Accelerometer",
+            SensorKind::Magnetometer => "Magnetometer",
+            SensorKind::Gyroscope => "Gyroscope",
+            SensorKind::Gravity => "Gravity",
+        };
+        c.text(&format!("{name} ({})", kind.unit()), 32.0, y + 36.0, 30.0, Weight::Bold, TEXT);
+        match view.hal.sensors.get(kind) {
+            Some(s) => {
+                let [x, yv, z] = s.values;
+                c.text(&format!("x {x:>8.3}   y {yv:>8.3}   z {z:>8.3}"), 32.0, y + 78.0, 28.0, Weight::Regular, TEXT);
+                c.text(
+                    &format!("{} readings, {:.0} Hz", s.count, s.rate_hz),
+                    32.0,
+                    y + 114.0,
+                    24.0,
+                    Weight::Regular,
+                    MUTED,
+                );
+            }
+            None => c.text("No readings yet", 32.0, y + 78.0, 28.0, Weight::Regular, MUTED),
+        }
+        c.rect(32.0, y + 138.0, c.width() - 64.0, 1.0, Rgb(0xe0, 0xe0, 0xe0));
+        y += 150.0;
+    }
+}
+
+fn location(c: &mut Canvas, view: &View) {
+    title_bar(c, "Location", App::Location.color());
+    let top = STATUS_BAR + TITLE_BAR + 24.0;
+    let Some(current) = &view.hal.location else {
+        c.text("No location fix yet", 32.0, top + 40.0, 30.0, Weight::Regular, MUTED);
+        return;
+    };
+    let f = &current.fix;
+    let opt = |v: Option<f32>, unit: &str| v.map(|v| format!("{v:.1} {unit}")).unwrap_or_else(|| "unknown".into());
+    let age_s = view.now_ms.saturating_sub(current.time_ms) / 1000;
+    let source = match current.source {
+        super::hal::LocationSource::Viewer => "the viewer's device",
+        super::hal::LocationSource::Api => "the API",
+        super::hal::LocationSource::Route => "a GPX route",
+    };
+    let rows = [
+        ("Latitude", format!("{:.6}°", f.latitude)),
+        ("Longitude", format!("{:.6}°", f.longitude)),
+        ("Altitude", f.altitude.map(|a| format!("{a:.1} m")).unwrap_or_else(|| "unknown".into())),
+        ("Accuracy", opt(f.accuracy, "m")),
+        ("Speed", opt(f.speed, "m/s")),
+        ("Bearing", opt(f.bearing, "°")),
+        ("Source", format!("gps, from {source}")),
+        ("Age", format!("{age_s} s")),
+    ];
+    let mut y = top;
+    for (label, value) in rows {
+        c.text(label, 32.0, y + 32.0, 27.0, Weight::Bold, TEXT);
+        c.text(&value, 32.0, y + 68.0, 26.0, Weight::Regular, MUTED);
+        y += 96.0;
     }
 }
 
