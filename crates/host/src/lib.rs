@@ -69,6 +69,17 @@ pub enum HostError {
     },
 }
 
+/// A path in a phone and, for a folder, its entries.
+#[derive(Clone, Debug)]
+pub struct Listing {
+    /// The resolved path.
+    pub path: String,
+    /// What it is.
+    pub meta: Metadata,
+    /// A folder's entries (name and what each is).
+    pub entries: Vec<(String, Metadata)>,
+}
+
 /// Commands for a phone's encoder thread.
 enum EncoderCommand {
     Frame(Arc<Frame>),
@@ -221,7 +232,7 @@ impl Phone {
     }
 
     /// What a path is, and for a folder its entries with theirs.
-    pub fn list_files(&self, path: &str) -> Result<(String, Metadata, Vec<(String, Metadata)>), HostError> {
+    pub fn list_files(&self, path: &str) -> Result<Listing, HostError> {
         let p = SandboxPath::absolute(path);
         let file_error = |error| HostError::File { path: p.to_string(), error };
         let mut device = self.device();
@@ -235,7 +246,7 @@ impl Phone {
                 }
             }
         }
-        Ok((p.to_string(), meta, entries))
+        Ok(Listing { path: p.to_string(), meta, entries })
     }
 
     /// Removes a file, or a folder (with its contents when `recursive`).

@@ -304,7 +304,7 @@ impl Instances {
     /// A path in a phone and, for a folder, its entries.
     pub async fn list_files(&self, tenant: &str, id: &str, path: String) -> HttpResult<FileListing> {
         let phone = self.phone(tenant, id).await?;
-        let (path, meta, entries) = blocking(move || phone.list_files(&path)).await??;
+        let cloudphone_host::Listing { path, meta, entries } = blocking(move || phone.list_files(&path)).await??;
         let entry = |name: &str, m: &cloudphone_device::storage::Metadata| FileEntry {
             name: name.to_owned(),
             kind: if m.is_dir { "directory" } else { "file" }.to_owned(),

@@ -295,7 +295,7 @@ fn dumpsys_location(phone: &VirtualPhone) -> String {
 /// `dumpsys sensorservice`: the sensor list and each sensor's most recent event.
 fn dumpsys_sensorservice(phone: &VirtualPhone) -> String {
     use cloudphone_protocol::control::SensorKind;
-    let mut out = format!("Sensor List:\n");
+    let mut out = String::from("Sensor List:\n");
     for kind in SensorKind::ALL {
         let t = kind.android_type();
         out.push_str(&format!(
