@@ -93,6 +93,12 @@ pub struct Phone {
     state_path: PathBuf,
     device: Mutex<VirtualPhone>,
     saved_version: AtomicU64,
+    /// Held from taking a state snapshot until it is on disk, so writes never interleave and an
+    /// older snapshot never lands after a newer one.
+    persisting: Mutex<()>,
+    /// Set when the host stops this phone: a retired phone never writes its state again (a
+    /// viewer still holding it cannot undo a reset).
+    retired: std::sync::atomic::AtomicBool,
     video: broadcast::Sender<Arc<EncodedFrame>>,
     encoder: mpsc::Sender<EncoderCommand>,
     ticker: tokio::task::JoinHandle<()>,
@@ -112,13 +118,14 @@ impl Phone {
 
     /// Runs a shell command line.
     pub fn shell(&self, line: &str) -> Result<ShellOutput, HostError> {
-        let out = self.device().shell(line);
-        self.settle()?;
-        Ok(out)
+        self.with_device(|d| d.shell(line))
     }
 
     /// Delivers one viewer input.
     pub fn inject(&self, message: &ControlMessage) -> Result<(), DeviceError> {
+        if self.is_retired() {
+            return Err(DeviceError::InvalidInput(format!("phone {} is not running", self.id)));
+        }
         let result = self.device().inject(message);
         if let Err(e) = self.settle() {
             tracing::error!(phone = %self.id, error = %e, "could not persist phone state");
@@ -138,9 +145,7 @@ impl Phone {
 
     /// Applies a batch of identity changes (all or nothing) and persists them.
     pub fn apply(&self, changes: &[Change]) -> Result<ChangeReport, HostError> {
-        let report = self.device().apply(changes)?;
-        self.settle()?;
-        Ok(report)
+        Ok(self.with_device(|d| d.apply(changes))??)
     }
 
     /// The phone's identity, all its properties as `getprop` shows them, and the `ro.*`
@@ -154,6 +159,9 @@ impl Phone {
 
     /// Runs a device operation, then publishes and persists what it changed.
     fn with_device<T>(&self, f: impl FnOnce(&mut VirtualPhone) -> T) -> Result<T, HostError> {
+        if self.is_retired() {
+            return Err(HostError::NotRunning(self.id.clone()));
+        }
         let result = f(&mut self.device());
         self.settle()?;
         Ok(result)
@@ -273,8 +281,16 @@ impl Phone {
         let _ = self.encoder.send(EncoderCommand::Keyframe);
     }
 
+    fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
+    }
+
     /// Publishes a changed picture and persists changed state.
     fn settle(&self) -> Result<(), HostError> {
+        let _persisting = self.persisting.lock().unwrap_or_else(|p| p.into_inner());
+        if self.is_retired() {
+            return Ok(());
+        }
         let (frame, state) = {
             let mut device = self.device();
             let frame = device.take_frame();
@@ -455,6 +471,9 @@ impl DeviceHost {
                 loop {
                     interval.tick().await;
                     let Some(phone) = weak.upgrade() else { return };
+                    if phone.is_retired() {
+                        return;
+                    }
                     phone.tick();
                 }
             });
@@ -463,6 +482,8 @@ impl DeviceHost {
                 state_path,
                 device: Mutex::new(device),
                 saved_version: AtomicU64::new(u64::MAX),
+                persisting: Mutex::new(()),
+                retired: std::sync::atomic::AtomicBool::new(false),
                 video,
                 encoder,
                 ticker,
@@ -481,10 +502,12 @@ impl DeviceHost {
 
     /// Stops a phone; its state stays on disk. Stopping a stopped phone does nothing.
     pub fn stop(&self, id: &str) -> Result<(), HostError> {
-        match self.phones().remove(id) {
-            Some(phone) => phone.settle(),
-            None => Ok(()),
-        }
+        let Some(phone) = self.phones().remove(id) else { return Ok(()) };
+        let result = phone.settle();
+        // From here on nothing of this instance writes: a later boot reads what is on disk.
+        let _persisting = phone.persisting.lock().unwrap_or_else(|p| p.into_inner());
+        phone.retired.store(true, Ordering::Release);
+        result
     }
 
     /// Reboots a phone: `ro.*` changes made while it ran take effect.
@@ -534,7 +557,10 @@ impl DeviceHost {
 
     /// Stops a phone if it runs and deletes everything it stored.
     pub fn destroy(&self, id: &str) -> Result<(), HostError> {
-        self.phones().remove(id);
+        if let Some(phone) = self.phones().remove(id) {
+            let _persisting = phone.persisting.lock().unwrap_or_else(|p| p.into_inner());
+            phone.retired.store(true, Ordering::Release);
+        }
         let dir = self.phone_dir(id);
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
@@ -596,6 +622,46 @@ mod tests {
         host.stop("cp-l").unwrap();
         assert!(host.phone("cp-l").is_err());
         assert_eq!(host.boot("cp-l").unwrap().shell("getprop ro.product.model").unwrap().stdout, "SM-S911B\n");
+    }
+
+    #[tokio::test]
+    async fn concurrent_changes_persist_the_newest_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = Arc::new(DeviceHost::new(dir.path()));
+        let phone = host.create("cp-race", &PhoneState::for_seed("cp-race")).unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let phone = phone.clone();
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        phone.shell(&format!("setprop persist.t{t} {i}")).expect("no torn writes");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        host.stop("cp-race").unwrap();
+        let phone = host.boot("cp-race").unwrap();
+        for t in 0..4 {
+            assert_eq!(phone.shell(&format!("getprop persist.t{t}")).unwrap().stdout, "49\n");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retired_phone_cannot_undo_a_reset() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = DeviceHost::new(dir.path());
+        let old = host.create("cp-old", &PhoneState::for_seed("cp-old")).unwrap();
+        old.shell("setprop persist.sys.locale de-DE").unwrap();
+        let new = host.reset("cp-old").unwrap();
+        // Someone (a viewer session) still holds the old instance and acts on it.
+        assert!(matches!(old.shell("setprop persist.sys.locale fr-FR"), Err(HostError::NotRunning(_))));
+        assert!(old.inject(&ControlMessage::Text { text: "x".into() }).is_err());
+        assert_eq!(new.shell("getprop persist.sys.locale").unwrap().stdout, "en-US\n");
+        host.stop("cp-old").unwrap();
+        assert_eq!(host.boot("cp-old").unwrap().shell("getprop persist.sys.locale").unwrap().stdout, "en-US\n");
     }
 
     #[tokio::test]
