@@ -8,6 +8,7 @@
 mod civil;
 pub mod identity;
 pub mod keycode;
+pub mod playback;
 mod render;
 pub mod storage;
 pub mod virtual_phone;

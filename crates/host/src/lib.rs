@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cloudphone_device::identity::{Change, Identity, IdentityError};
+use cloudphone_device::playback::{Scripted, Timeline};
 use cloudphone_device::storage::{FsError, Metadata, SandboxPath};
 use cloudphone_device::virtual_phone::{ChangeReport, InstalledPackage, PackageError};
 use cloudphone_device::{Device, Frame, NewDevice, PhoneState, ShellOutput, VirtualPhone};
@@ -69,6 +70,32 @@ pub enum HostError {
     },
 }
 
+/// A script being played into a phone.
+struct Playback {
+    task: tokio::task::JoinHandle<()>,
+    status: PlaybackStatus,
+    played: Arc<AtomicU64>,
+}
+
+/// What a playback is doing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlaybackStatus {
+    /// `sensors` or `gpx`.
+    pub kind: String,
+    /// Events in one pass.
+    pub events: usize,
+    /// Length of one pass at real speed.
+    pub duration_ms: u64,
+    /// Speed factor (2.0 plays twice as fast).
+    pub speed: f64,
+    /// Whether it starts over at the end.
+    pub looped: bool,
+    /// Events applied so far (all passes).
+    pub played: u64,
+    /// Whether it still runs.
+    pub running: bool,
+}
+
 /// A path in a phone and, for a folder, its entries.
 #[derive(Clone, Debug)]
 pub struct Listing {
@@ -96,6 +123,8 @@ pub struct Phone {
     /// Held from taking a state snapshot until it is on disk, so writes never interleave and an
     /// older snapshot never lands after a newer one.
     persisting: Mutex<()>,
+    /// The scripted input being played, if any.
+    playback: Mutex<Option<Playback>>,
     /// Set when the host stops this phone: a retired phone never writes its state again (a
     /// viewer still holding it cannot undo a reset).
     retired: std::sync::atomic::AtomicBool,
@@ -213,6 +242,73 @@ impl Phone {
         self.device().hal().clone()
     }
 
+    /// Plays a script into the phone, replacing any playback running. Must be called inside a
+    /// tokio runtime.
+    pub fn play(self: &Arc<Self>, kind: &str, timeline: Timeline, speed: f64, looped: bool) -> PlaybackStatus {
+        self.stop_playback();
+        let played = Arc::new(AtomicU64::new(0));
+        let status = PlaybackStatus {
+            kind: kind.to_owned(),
+            events: timeline.events.len(),
+            duration_ms: timeline.duration_ms(),
+            speed,
+            looped,
+            played: 0,
+            running: true,
+        };
+        let weak = Arc::downgrade(self);
+        let counter = played.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let start = tokio::time::Instant::now();
+                for (offset, event) in &timeline.events {
+                    tokio::time::sleep_until(start + Duration::from_secs_f64(*offset as f64 / 1000.0 / speed)).await;
+                    let Some(phone) = weak.upgrade().filter(|p| !p.is_retired()) else { return };
+                    let result = match event {
+                        Scripted::Sensor(reading) => {
+                            // Stamp with real time, so rates read right whatever the tick.
+                            let now_ns =
+                                SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+                            phone.device().sensor(&cloudphone_protocol::control::SensorReading {
+                                timestamp_ns: Some(now_ns),
+                                ..reading.clone()
+                            })
+                        }
+                        Scripted::Location(fix) => phone
+                            .device()
+                            .set_location(fix, cloudphone_device::virtual_phone::hal::LocationSource::Route),
+                    };
+                    if let Err(e) = result {
+                        tracing::warn!(phone = %phone.id, error = %e, "scripted input refused");
+                    }
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+                if !looped || timeline.events.is_empty() {
+                    return;
+                }
+            }
+        });
+        *self.playback.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(Playback { task, status: status.clone(), played });
+        status
+    }
+
+    /// Stops the playback, if one runs.
+    pub fn stop_playback(&self) {
+        if let Some(p) = self.playback.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            p.task.abort();
+        }
+    }
+
+    /// The current (or last) playback.
+    pub fn playback(&self) -> Option<PlaybackStatus> {
+        self.playback.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|p| PlaybackStatus {
+            played: p.played.load(Ordering::Relaxed),
+            running: !p.task.is_finished(),
+            ..p.status.clone()
+        })
+    }
+
     /// The installed packages and the package in front.
     pub fn packages(&self) -> (Vec<InstalledPackage>, Option<String>) {
         let device = self.device();
@@ -321,6 +417,7 @@ impl Phone {
 impl Drop for Phone {
     fn drop(&mut self) {
         self.ticker.abort();
+        self.stop_playback();
         let _ = self.encoder.send(EncoderCommand::Stop);
     }
 }
@@ -483,6 +580,7 @@ impl DeviceHost {
                 device: Mutex::new(device),
                 saved_version: AtomicU64::new(u64::MAX),
                 persisting: Mutex::new(()),
+                playback: Mutex::new(None),
                 retired: std::sync::atomic::AtomicBool::new(false),
                 video,
                 encoder,
@@ -662,6 +760,33 @@ mod tests {
         assert_eq!(new.shell("getprop persist.sys.locale").unwrap().stdout, "en-US\n");
         host.stop("cp-old").unwrap();
         assert_eq!(host.boot("cp-old").unwrap().shell("getprop persist.sys.locale").unwrap().stdout, "en-US\n");
+    }
+
+    #[tokio::test]
+    async fn playback_feeds_the_phone_at_scaled_speed() {
+        use cloudphone_device::playback::{parse_gpx, parse_sensor_csv};
+        let dir = tempfile::tempdir().unwrap();
+        let host = DeviceHost::new(dir.path());
+        let phone = host.create("cp-play", &PhoneState::for_seed("cp-play")).unwrap();
+        let csv: String = (0..20).map(|i| format!("{},accelerometer,0,{}.0,0\n", i * 100, i)).collect();
+        // 1.9 s of readings at 10x speed: done in about 0.2 s.
+        let status = phone.play("sensors", parse_sensor_csv(&csv).unwrap(), 10.0, false);
+        assert_eq!((status.events, status.duration_ms), (20, 1900));
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let now = phone.playback().unwrap();
+        assert!(!now.running && now.played == 20, "{now:?}");
+        let hal = phone.hal();
+        let accel = &hal.sensors[&cloudphone_protocol::control::SensorKind::Accelerometer];
+        assert_eq!((accel.count, accel.values[1]), (20, 19.0));
+
+        let gpx = r#"<gpx><trkseg><trkpt lat="1" lon="1"><time>2024-01-01T00:00:00Z</time></trkpt><trkpt lat="1.001" lon="1"><time>2024-01-01T00:01:00Z</time></trkpt></trkseg></gpx>"#;
+        phone.play("gpx", parse_gpx(gpx, 1.4).unwrap(), 1.0, true);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let fix = phone.hal().location.unwrap();
+        assert_eq!((fix.fix.latitude, fix.source), (1.0, cloudphone_device::virtual_phone::hal::LocationSource::Route));
+        assert!(phone.playback().unwrap().running, "a looped route keeps running");
+        phone.stop_playback();
+        assert!(phone.playback().is_none());
     }
 
     #[tokio::test]

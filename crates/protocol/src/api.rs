@@ -395,3 +395,42 @@ pub struct LocationStatus {
     /// When it arrived, RFC 3339 UTC.
     pub updated_at: Option<String>,
 }
+
+/// `POST /v1/instances/{id}/playback`: scripted sensor readings or a GPX route.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PlaybackRequest {
+    /// `sensors` (CSV: `time_ms,sensor,x,y,z`) or `gpx`.
+    pub kind: String,
+    /// The script's text.
+    pub script: String,
+    /// Speed factor, 0.1 to 100 (default 1: real time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed: Option<f64>,
+    /// Start over at the end (default false).
+    #[serde(default, rename = "loop")]
+    pub looped: bool,
+    /// For GPX points without times: metres per second (default 1.4, walking).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_speed: Option<f64>,
+}
+
+/// What a playback is doing.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PlaybackStatus {
+    /// `sensors` or `gpx`.
+    pub kind: String,
+    /// Events in one pass.
+    pub events: usize,
+    /// One pass at real speed, milliseconds.
+    pub duration_ms: u64,
+    /// Speed factor.
+    pub speed: f64,
+    /// Whether it starts over at the end.
+    #[serde(rename = "loop")]
+    pub looped: bool,
+    /// Events applied so far.
+    pub played: u64,
+    /// Whether it still runs.
+    pub running: bool,
+}

@@ -104,6 +104,8 @@ catalogue! {
     FileDenied = ("file.denied", 403, "permission denied"),
     /// A sensor reading, location fix or clipboard text is out of range.
     DeviceInputInvalid = ("device.invalid_input", 400, "the value is outside what the phone accepts"),
+    /// A playback script (sensor CSV, GPX) cannot be read; the message says where.
+    PlaybackInvalidScript = ("playback.invalid_script", 400, "the playback script is invalid"),
     /// The shell command is empty.
     ShellEmptyCommand = ("shell.empty_command", 400, "the shell command is empty"),
     /// The WebRTC offer could not be accepted.

@@ -406,6 +406,41 @@ impl Client {
         Ok(self.call::<(), Sensors>(Method::GET, &Self::instance_path(id, "sensors"), None).await?.sensors)
     }
 
+    /// Plays a sensor CSV or GPX route into the phone.
+    pub async fn play(
+        &self,
+        id: &str,
+        request: &cloudphone_protocol::api::PlaybackRequest,
+    ) -> Result<cloudphone_protocol::api::PlaybackStatus, ClientError> {
+        let body = serde_json::to_vec(request).map_err(|e| ClientError::Decode(e.to_string()))?;
+        let response = self
+            .send_signed(Method::POST, &Self::instance_path(id, "playback"), &[], body, &SigningOverride::default())
+            .await?;
+        Self::decode(response).await
+    }
+
+    /// The current (or last) playback.
+    pub async fn playback(&self, id: &str) -> Result<Option<cloudphone_protocol::api::PlaybackStatus>, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Wrapper {
+            playback: Option<cloudphone_protocol::api::PlaybackStatus>,
+        }
+        Ok(self.call::<(), Wrapper>(Method::GET, &Self::instance_path(id, "playback"), None).await?.playback)
+    }
+
+    /// Stops the playback.
+    pub async fn stop_playback(&self, id: &str) -> Result<(), ClientError> {
+        self.send_signed(
+            Method::DELETE,
+            &Self::instance_path(id, "playback"),
+            &[],
+            Vec::new(),
+            &SigningOverride::default(),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// The device models phones can be created as.
     pub async fn catalogue_models(&self) -> Result<Vec<CatalogueModel>, ClientError> {
         #[derive(serde::Deserialize)]

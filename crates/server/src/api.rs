@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/instances/{id}/location", get(get_location).put(put_location))
         .route("/v1/instances/{id}/clipboard", get(get_clipboard).put(put_clipboard))
         .route("/v1/instances/{id}/sensors", get(get_sensors).post(post_sensors))
+        .route("/v1/instances/{id}/playback", get(get_playback).delete(delete_playback))
         .route_layer(middleware::from_fn_with_state(
             auth::AuthConfig { app: state.clone(), max_body: auth::MAX_BODY_BYTES },
             auth::authenticate,
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> Router {
     let uploads = Router::new()
         .route("/v1/instances/{id}/apps", post(install_app))
         .route("/v1/instances/{id}/files", put(write_file))
+        .route("/v1/instances/{id}/playback", post(post_playback))
         .route_layer(middleware::from_fn_with_state(
             auth::AuthConfig { app: state.clone(), max_body: auth::MAX_UPLOAD_BYTES },
             auth::authenticate,
@@ -438,4 +440,32 @@ async fn get_sensors(
     Path(id): Path<String>,
 ) -> HttpResult<Response> {
     Ok(Json(json!({ "sensors": app.instances.sensor_status(&tenant.id, &id).await? })).into_response())
+}
+
+async fn post_playback(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> HttpResult<Response> {
+    let request: cloudphone_protocol::api::PlaybackRequest =
+        serde_json::from_slice(&body).map_err(|e| ApiError::with_message(ErrorCode::InvalidBody, e.to_string()))?;
+    Ok((StatusCode::ACCEPTED, Json(app.instances.play(&tenant.id, &id, request).await?)).into_response())
+}
+
+async fn get_playback(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> HttpResult<Response> {
+    Ok(Json(json!({ "playback": app.instances.playback(&tenant.id, &id).await? })).into_response())
+}
+
+async fn delete_playback(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> HttpResult<StatusCode> {
+    app.instances.stop_playback(&tenant.id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

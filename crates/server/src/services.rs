@@ -11,8 +11,8 @@ use cloudphone_gateway::Gateway;
 use cloudphone_host::{DeviceHost, Phone};
 use cloudphone_protocol::api::{
     AppInfo, AppList, ChangeReport, ClipboardText, CreateInstances, FileEntry, FileListing, FileWritten, Instance,
-    LocaleRequest, LocationStatus, NewDevice, PropertiesPatch, PropertiesView, SensorReadings, SensorStatus,
-    SessionGrant, WifiNetwork,
+    LocaleRequest, LocationStatus, NewDevice, PlaybackRequest, PlaybackStatus, PropertiesPatch, PropertiesView,
+    SensorReadings, SensorStatus, SessionGrant, WifiNetwork,
 };
 use cloudphone_protocol::control::{InputCategory, LocationFix};
 use cloudphone_protocol::{ApiError, ErrorCode, InstanceStatus};
@@ -389,6 +389,42 @@ impl Instances {
         Ok(ClipboardText { text: self.phone(tenant, id).await?.hal().clipboard.text })
     }
 
+    /// Starts playing a script into a phone.
+    pub async fn play(&self, tenant: &str, id: &str, request: PlaybackRequest) -> HttpResult<PlaybackStatus> {
+        let speed = request.speed.unwrap_or(1.0);
+        if !(0.1..=100.0).contains(&speed) {
+            return Err(ApiError::with_message(ErrorCode::InvalidParameter, "speed must be between 0.1 and 100").into());
+        }
+        let invalid = |e: cloudphone_device::playback::ScriptError| {
+            HttpError::from(ApiError::with_message(ErrorCode::PlaybackInvalidScript, e.0))
+        };
+        let timeline = match request.kind.as_str() {
+            "sensors" => cloudphone_device::playback::parse_sensor_csv(&request.script).map_err(invalid)?,
+            "gpx" => cloudphone_device::playback::parse_gpx(&request.script, request.route_speed.unwrap_or(1.4))
+                .map_err(invalid)?,
+            other => {
+                return Err(ApiError::with_message(
+                    ErrorCode::InvalidParameter,
+                    format!("kind must be sensors or gpx, not {other:?}"),
+                )
+                .into());
+            }
+        };
+        let phone = self.phone(tenant, id).await?;
+        Ok(playback_status(phone.play(&request.kind, timeline, speed, request.looped)))
+    }
+
+    /// The current (or last) playback.
+    pub async fn playback(&self, tenant: &str, id: &str) -> HttpResult<Option<PlaybackStatus>> {
+        Ok(self.phone(tenant, id).await?.playback().map(playback_status))
+    }
+
+    /// Stops the playback.
+    pub async fn stop_playback(&self, tenant: &str, id: &str) -> HttpResult<()> {
+        self.phone(tenant, id).await?.stop_playback();
+        Ok(())
+    }
+
     /// Runs a shell command line on a phone.
     pub async fn shell(&self, tenant: &str, id: &str, command: String) -> HttpResult<ShellOutput> {
         if command.trim().is_empty() {
@@ -416,6 +452,18 @@ pub enum AppAction {
     Clear,
     /// Remove it.
     Uninstall,
+}
+
+fn playback_status(s: cloudphone_host::PlaybackStatus) -> PlaybackStatus {
+    PlaybackStatus {
+        kind: s.kind,
+        events: s.events,
+        duration_ms: s.duration_ms,
+        speed: s.speed,
+        looped: s.looped,
+        played: s.played,
+        running: s.running,
+    }
 }
 
 fn app_info(p: &InstalledPackage, foreground: Option<&str>) -> AppInfo {

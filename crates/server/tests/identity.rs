@@ -199,3 +199,48 @@ async fn location_clipboard_sensors() {
     assert!((sensors[0].rate_hz - 100.0).abs() < 0.5);
     server.abort();
 }
+
+#[tokio::test]
+async fn playback_of_sensor_traces_and_routes() {
+    use cloudphone_protocol::api::PlaybackRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+    let id = client.create_instances(1).await.unwrap().remove(0).id;
+    let csv = "time_ms,sensor,x,y,z\n0,gyroscope,0,0,0.5\n10,gyroscope,0,0,0.6\n20,gyroscope,0,0,0.7\n";
+    let request = PlaybackRequest {
+        kind: "sensors".into(),
+        script: csv.into(),
+        speed: Some(2.0),
+        looped: false,
+        route_speed: None,
+    };
+    let status = client.play(&id, &request).await.unwrap();
+    assert_eq!((status.events, status.duration_ms, status.running), (3, 20, true));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let done = client.playback(&id).await.unwrap().unwrap();
+    assert_eq!((done.played, done.running), (3, false));
+    assert_eq!(client.sensors(&id).await.unwrap()[0].values[2], 0.7);
+
+    let gpx = r#"<gpx><rte><rtept lat="10" lon="10"/><rtept lat="10.01" lon="10"/></rte></gpx>"#;
+    let route =
+        PlaybackRequest { kind: "gpx".into(), script: gpx.into(), speed: None, looped: true, route_speed: Some(5.0) };
+    client.play(&id, &route).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(client.location(&id).await.unwrap().source.as_deref(), Some("route"));
+    client.stop_playback(&id).await.unwrap();
+    assert_eq!(client.playback(&id).await.unwrap(), None);
+
+    let bad = PlaybackRequest {
+        kind: "sensors".into(),
+        script: "0,warp,1,2,3".into(),
+        speed: None,
+        looped: false,
+        route_speed: None,
+    };
+    let error = client.play(&id, &bad).await.unwrap_err();
+    assert_eq!(error.code(), Some("playback.invalid_script"));
+    assert!(error.to_string().contains("line 1: unknown sensor"));
+    let fast = PlaybackRequest { speed: Some(1000.0), ..route };
+    assert_eq!(client.play(&id, &fast).await.unwrap_err().code(), Some("request.invalid_parameter"));
+    server.abort();
+}
