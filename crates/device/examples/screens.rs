@@ -25,8 +25,14 @@ fn main() {
             false,
         )
         .expect("install");
-    let steps =
-        steps.into_iter().chain([("launcher-apps", "input keyevent HOME"), ("app", "monkey -p com.example.weather 1")]);
+    let steps = steps.into_iter().chain([
+        ("launcher-apps", "input keyevent HOME"),
+        ("app", "monkey -p com.example.weather 1"),
+        (
+            "landscape-settings",
+            "settings put system user_rotation 1; input keyevent HOME; am start -n com.android.settings/.Settings",
+        ),
+    ]);
     for (name, command) in steps {
         phone.shell(command);
         std::fs::write(out.join(format!("{name}.png")), phone.screenshot().to_png()).expect("write PNG");

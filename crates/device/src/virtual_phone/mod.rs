@@ -107,6 +107,8 @@ pub struct VirtualPhone {
     foreground_activity: Option<String>,
     /// The phone's clock, unix milliseconds.
     clock_ms: u64,
+    /// Screen rotation in quarter turns.
+    rotation: u32,
     /// Sensors, location, clipboard.
     hal: hal::Hal,
     /// A HAL value shown on screen changed; redrawn at the next tick, not at the sensor rate.
@@ -155,6 +157,7 @@ impl VirtualPhone {
             icons: HashMap::new(),
             foreground_activity: None,
             clock_ms: 0,
+            rotation: 0,
             hal: hal::Hal::default(),
             hal_redraw: false,
             screen: Screen::Launcher,
@@ -166,6 +169,10 @@ impl VirtualPhone {
             state_version: u64::from(applied_pending),
         };
         phone.rebuild_properties();
+        // The rotation is a persisted setting, as on Android.
+        if let Some(turns) = phone.setting("system", "user_rotation").and_then(|v| v.parse().ok()) {
+            let _ = phone.set_rotation(turns);
+        }
         phone
     }
 
@@ -284,8 +291,47 @@ impl VirtualPhone {
         all
     }
 
-    /// Stores a setting (`settings put`).
+    /// The panel's size in its natural (upright) orientation.
+    pub fn physical_size(&self) -> (u32, u32) {
+        (Self::DEFAULT_WIDTH, Self::DEFAULT_HEIGHT)
+    }
+
+    /// The screen's rotation in quarter turns (0 upright, 1 on its left side, ...).
+    pub fn rotation(&self) -> u32 {
+        self.rotation
+    }
+
+    /// Rotates the screen: a quarter turn swaps width and height, and the layout follows.
+    pub fn set_rotation(&mut self, quarter_turns: u32) -> Result<(), DeviceError> {
+        if quarter_turns > 3 {
+            return Err(DeviceError::InvalidInput(format!(
+                "rotation {quarter_turns}: give 0, 1, 2 or 3 quarter turns"
+            )));
+        }
+        if quarter_turns != self.rotation {
+            self.rotation = quarter_turns;
+            let (short, long) = (Self::DEFAULT_WIDTH, Self::DEFAULT_HEIGHT);
+            (self.width, self.height) = if quarter_turns % 2 == 1 { (long, short) } else { (short, long) };
+            self.pointers.clear();
+            self.trail.clear();
+            self.dirty = true;
+        }
+        let value = quarter_turns.to_string();
+        if self.setting("system", "user_rotation").as_deref() != Some(value.as_str()) {
+            self.state.settings.entry("system".into()).or_default().insert("user_rotation".into(), value);
+            self.state_version += 1;
+        }
+        Ok(())
+    }
+
+    /// Stores a setting (`settings put`); `system user_rotation` rotates the screen.
     pub fn put_setting(&mut self, namespace: &str, key: &str, value: &str) {
+        if (namespace, key) == ("system", "user_rotation")
+            && let Some(turns) = value.parse().ok().filter(|t: &u32| *t <= 3)
+        {
+            let _ = self.set_rotation(turns);
+            return;
+        }
         self.state.settings.entry(namespace.to_owned()).or_default().insert(key.to_owned(), value.to_owned());
         self.state_version += 1;
     }
@@ -811,6 +857,26 @@ mod identity_tests {
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].text, "pasted and more");
         assert_eq!(phone.hal().clipboard.text, "pasted and more");
+    }
+
+    #[test]
+    fn rotation_swaps_the_screen_and_keeps_working() {
+        let mut phone = VirtualPhone::factory("i6");
+        assert_eq!(phone.shell("settings put system user_rotation 1").exit_code, 0);
+        let frame = phone.take_frame().unwrap();
+        assert_eq!((frame.width, frame.height), (1280, 720));
+        assert_eq!(phone.screen_size(), (1280, 720));
+        assert_eq!(phone.shell("wm size").stdout, "Physical size: 720x1280\n", "the panel itself does not change");
+        // Icons moved with the layout: the Sensors icon (index 3) is on the first row now.
+        let (x, y) = ui::icon_center(3, 1280.0, 720.0);
+        assert!(y < 300.0);
+        phone.shell(&format!("input tap {x} {y}"));
+        assert_eq!(phone.screen(), &Screen::Builtin(App::Sensors));
+        assert!(phone.set_rotation(4).is_err());
+        let rebooted = VirtualPhone::boot(phone.state());
+        assert_eq!(rebooted.screen_size(), (1280, 720), "the rotation persists");
+        phone.shell("settings put system user_rotation 0");
+        assert_eq!(phone.take_frame().unwrap().width, 720);
     }
 
     #[test]

@@ -7,10 +7,10 @@ use cloudphone_protocol::control::TouchAction;
 use super::VirtualPhone;
 use super::files;
 use super::packages::{PackageError, SYSTEM_PACKAGES, system_package};
+use crate::ShellOutput;
 use crate::civil::DateTime;
 use crate::keycode::KeyCode;
 use crate::storage::{FsError, SandboxPath};
-use crate::{Device, ShellOutput};
 
 /// How two commands are joined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -228,7 +228,8 @@ fn command(phone: &mut VirtualPhone, words: &[String]) -> ShellOutput {
         ["echo", "-n", rest @ ..] => ok(rest.join(" ")),
         ["echo", rest @ ..] => ok(format!("{}\n", rest.join(" "))),
         ["wm", "size"] => {
-            let (w, h) = phone.screen_size();
+            // Android reports the panel in its natural orientation, whatever the rotation.
+            let (w, h) = phone.physical_size();
             ok(format!("Physical size: {w}x{h}\n"))
         }
         ["wm", "density"] => ok(format!("Physical density: {}\n", phone.density())),

@@ -195,7 +195,10 @@ pub enum Target {
 const STATUS_BAR: f32 = 56.0;
 const NAV_BAR: f32 = 96.0;
 const TITLE_BAR: f32 = 112.0;
-const COLUMNS: usize = 4;
+/// Launcher columns: 4 upright, 7 on its side.
+fn columns(width: f32, height: f32) -> usize {
+    if width > height { 7 } else { 4 }
+}
 const ICON_RADIUS: f32 = 60.0;
 const GRID_TOP: f32 = 180.0;
 const ROW_HEIGHT: f32 = 220.0;
@@ -203,10 +206,11 @@ const ROW_HEIGHT: f32 = 220.0;
 const NAV_KEYS: [KeyCode; 3] = [KeyCode::BACK, KeyCode::HOME, KeyCode::APP_SWITCH];
 
 /// The centre of the launcher icon at `index` on a `width x height` screen.
-pub fn icon_center(index: usize, width: f32, _height: f32) -> (f32, f32) {
-    let cell = width / COLUMNS as f32;
-    let col = index % COLUMNS;
-    let row = index / COLUMNS;
+pub fn icon_center(index: usize, width: f32, height: f32) -> (f32, f32) {
+    let columns = columns(width, height);
+    let cell = width / columns as f32;
+    let col = index % columns;
+    let row = index / columns;
     (cell * (col as f32 + 0.5), GRID_TOP + ROW_HEIGHT * row as f32 + ICON_RADIUS)
 }
 
@@ -335,7 +339,7 @@ fn launcher(c: &mut Canvas, entries: &[LauncherEntry]) {
                 c.text_centered(&initial, cx, cy + 22.0, 60.0, Weight::Bold, WHITE);
             }
         }
-        let label = fit(entry.label, 28.0, w / COLUMNS as f32 - 12.0);
+        let label = fit(entry.label, 28.0, w / columns(w, h) as f32 - 12.0);
         c.text_centered(&label, cx, cy + ICON_RADIUS + 44.0, 28.0, Weight::Regular, WHITE);
     }
 }
@@ -362,6 +366,34 @@ fn title_bar(c: &mut Canvas, title: &str, color: Rgb) {
     c.text(title, 32.0, STATUS_BAR + 72.0, 40.0, Weight::Bold, WHITE);
 }
 
+/// Places rows of a fixed height below `top`, in as many columns as the screen needs (one
+/// upright, several on its side).
+struct Flow {
+    top: f32,
+    row_height: f32,
+    per_column: usize,
+    column_width: f32,
+}
+
+impl Flow {
+    fn new(c: &Canvas, top: f32, row_height: f32, rows: usize) -> Flow {
+        let per_column = (((c.height() - NAV_BAR - top) / row_height).floor() as usize).max(1);
+        let columns = rows.div_ceil(per_column).max(1);
+        Flow { top, row_height, per_column, column_width: c.width() / columns as f32 }
+    }
+
+    /// The left edge and top of row `i`.
+    fn at(&self, i: usize) -> (f32, f32) {
+        let (column, row) = (i / self.per_column, i % self.per_column);
+        (column as f32 * self.column_width + 32.0, self.top + row as f32 * self.row_height)
+    }
+
+    /// The width a row may use.
+    fn width(&self) -> f32 {
+        self.column_width - 64.0
+    }
+}
+
 fn settings(c: &mut Canvas, view: &View) {
     title_bar(c, "About phone", App::Settings.color());
     let prop = |k: &str| view.properties.get(k).cloned().unwrap_or_else(|| "unknown".into());
@@ -378,12 +410,12 @@ fn settings(c: &mut Canvas, view: &View) {
         ("Time zone", prop("persist.sys.timezone")),
         ("Screen", format!("{}x{} @ {} dpi", view.width, view.height, view.density)),
     ];
-    let mut y = STATUS_BAR + TITLE_BAR + 12.0;
-    for (label, value) in rows {
-        c.text(label, 32.0, y + 32.0, 27.0, Weight::Bold, TEXT);
-        c.text(&value, 32.0, y + 68.0, 26.0, Weight::Regular, MUTED);
-        c.rect(32.0, y + 88.0, c.width() - 64.0, 1.0, Rgb(0xe0, 0xe0, 0xe0));
-        y += 96.0;
+    let flow = Flow::new(c, STATUS_BAR + TITLE_BAR + 12.0, 96.0, rows.len());
+    for (i, (label, value)) in rows.iter().enumerate() {
+        let (x, y) = flow.at(i);
+        c.text(label, x, y + 32.0, 27.0, Weight::Bold, TEXT);
+        c.text(value, x, y + 68.0, 26.0, Weight::Regular, MUTED);
+        c.rect(x, y + 88.0, flow.width(), 1.0, Rgb(0xe0, 0xe0, 0xe0));
     }
 }
 
@@ -412,32 +444,26 @@ fn notes(c: &mut Canvas, view: &View) {
 fn sensors(c: &mut Canvas, view: &View) {
     use cloudphone_protocol::control::SensorKind;
     title_bar(c, "Sensors", App::Sensors.color());
-    let mut y = STATUS_BAR + TITLE_BAR + 24.0;
-    for kind in SensorKind::ALL {
+    let flow = Flow::new(c, STATUS_BAR + TITLE_BAR + 24.0, 150.0, SensorKind::ALL.len());
+    for (i, kind) in SensorKind::ALL.iter().enumerate() {
+        let (left, top) = flow.at(i);
         let name = match kind {
             SensorKind::Accelerometer => "Accelerometer",
             SensorKind::Magnetometer => "Magnetometer",
             SensorKind::Gyroscope => "Gyroscope",
             SensorKind::Gravity => "Gravity",
         };
-        c.text(&format!("{name} ({})", kind.unit()), 32.0, y + 36.0, 30.0, Weight::Bold, TEXT);
+        c.text(&format!("{name} ({})", kind.unit()), left, top + 36.0, 30.0, Weight::Bold, TEXT);
         match view.hal.sensors.get(kind) {
             Some(s) => {
-                let [x, yv, z] = s.values;
-                c.text(&format!("x {x:>8.3}   y {yv:>8.3}   z {z:>8.3}"), 32.0, y + 78.0, 28.0, Weight::Regular, TEXT);
-                c.text(
-                    &format!("{} readings, {:.0} Hz", s.count, s.rate_hz),
-                    32.0,
-                    y + 114.0,
-                    24.0,
-                    Weight::Regular,
-                    MUTED,
-                );
+                let [x, y, z] = s.values;
+                c.text(&format!("x {x:>8.3}   y {y:>8.3}   z {z:>8.3}"), left, top + 78.0, 28.0, Weight::Regular, TEXT);
+                let rate = format!("{} readings, {:.0} Hz", s.count, s.rate_hz);
+                c.text(&rate, left, top + 114.0, 24.0, Weight::Regular, MUTED);
             }
-            None => c.text("No readings yet", 32.0, y + 78.0, 28.0, Weight::Regular, MUTED),
+            None => c.text("No readings yet", left, top + 78.0, 28.0, Weight::Regular, MUTED),
         }
-        c.rect(32.0, y + 138.0, c.width() - 64.0, 1.0, Rgb(0xe0, 0xe0, 0xe0));
-        y += 150.0;
+        c.rect(left, top + 138.0, flow.width(), 1.0, Rgb(0xe0, 0xe0, 0xe0));
     }
 }
 
@@ -466,11 +492,11 @@ fn location(c: &mut Canvas, view: &View) {
         ("Source", format!("gps, from {source}")),
         ("Age", format!("{age_s} s")),
     ];
-    let mut y = top;
-    for (label, value) in rows {
-        c.text(label, 32.0, y + 32.0, 27.0, Weight::Bold, TEXT);
-        c.text(&value, 32.0, y + 68.0, 26.0, Weight::Regular, MUTED);
-        y += 96.0;
+    let flow = Flow::new(c, top, 96.0, rows.len());
+    for (i, (label, value)) in rows.iter().enumerate() {
+        let (x, y) = flow.at(i);
+        c.text(label, x, y + 32.0, 27.0, Weight::Bold, TEXT);
+        c.text(value, x, y + 68.0, 26.0, Weight::Regular, MUTED);
     }
 }
 
