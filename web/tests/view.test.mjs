@@ -76,6 +76,7 @@ test("the view page streams the phone and a click opens an app", async () => {
     { timeout: 10_000 },
   );
   const after = await sample(page);
+
   assert.ok(difference(before, after) > 30, "the picture changed after the click");
   // The Settings screen is light where the launcher was blue.
   assert.ok(after[9 * 8 + 4] > before[9 * 8 + 4], "the middle of the screen became lighter (Settings opened)");
@@ -90,6 +91,17 @@ test("the view page streams the phone and a click opens an app", async () => {
       return now.reduce((/** @type {number} */ sum, /** @type {number} */ v, /** @type {number} */ i) => sum + Math.abs(v - reference[i]), 0) / now.length < 10;
     },
     before,
+    { timeout: 10_000 },
+  );
+
+  // Rotating the phone mid-session: the stream restarts at the new size, no reconnect.
+  await env.platform.cli("instance", "shell", id, "--", "settings", "put", "system", "user_rotation", "1");
+  await page.waitForFunction(
+    () => {
+      const v = /** @type {HTMLVideoElement} */ (document.querySelector("[data-testid=phone-screen]"));
+      return v.videoWidth === 1280 && v.videoHeight === 720;
+    },
+    null,
     { timeout: 10_000 },
   );
 
