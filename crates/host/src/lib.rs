@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use cloudphone_device::identity::{Change, Identity, IdentityError};
 use cloudphone_device::playback::{Scripted, Timeline};
 use cloudphone_device::storage::{FsError, Metadata, SandboxPath};
+use cloudphone_device::virtual_phone::media::{self, OUTPUT_RATE};
 use cloudphone_device::virtual_phone::{ChangeReport, InstalledPackage, PackageError};
 use cloudphone_device::{Device, Frame, NewDevice, PhoneState, ShellOutput, VirtualPhone};
 use cloudphone_media::{EncodedFrame, EncoderSettings, VideoEncoder};
@@ -26,6 +27,8 @@ pub use cloudphone_device::DeviceError;
 
 /// How often a phone's clock is advanced (live sensor and location screens redraw at this rate).
 const TICK: Duration = Duration::from_millis(100);
+/// How much of the phone's audio output is kept for recording (10 s).
+const RECENT_AUDIO_SAMPLES: usize = OUTPUT_RATE as usize * 10;
 /// Encoded frames buffered per viewer before a slow one skips to the next keyframe.
 const VIDEO_BUFFER: usize = 32;
 
@@ -125,6 +128,10 @@ pub struct Phone {
     persisting: Mutex<()>,
     /// The scripted input being played, if any.
     playback: Mutex<Option<Playback>>,
+    /// An audio file being fed into the microphone, if any.
+    mic_feed: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The last seconds of what the phone played, and when it was last drained.
+    audio_out: Mutex<(std::collections::VecDeque<i16>, Instant)>,
     /// Set when the host stops this phone: a retired phone never writes its state again (a
     /// viewer still holding it cannot undo a reset).
     retired: std::sync::atomic::AtomicBool,
@@ -240,6 +247,88 @@ impl Phone {
     /// The sensors, location and clipboard now.
     pub fn hal(&self) -> cloudphone_device::virtual_phone::hal::Hal {
         self.device().hal().clone()
+    }
+
+    /// Moves what the phone played since the last drain into the recent-audio ring.
+    fn drain_audio(&self) {
+        let mut out = self.audio_out.lock().unwrap_or_else(|p| p.into_inner());
+        let elapsed = out.1.elapsed();
+        let n = (elapsed.as_secs_f64() * OUTPUT_RATE as f64) as usize;
+        if n == 0 {
+            return;
+        }
+        out.1 += Duration::from_secs_f64(n as f64 / OUTPUT_RATE as f64);
+        let samples = self.device().take_audio(n.min(RECENT_AUDIO_SAMPLES));
+        out.0.extend(samples);
+        let excess = out.0.len().saturating_sub(RECENT_AUDIO_SAMPLES);
+        out.0.drain(..excess);
+    }
+
+    /// The last `ms` milliseconds of what the phone played (mono, 16-bit, 48 kHz).
+    pub fn recent_audio(&self, ms: u32) -> Vec<i16> {
+        self.drain_audio();
+        let out = self.audio_out.lock().unwrap_or_else(|p| p.into_inner());
+        let n = (OUTPUT_RATE as usize * ms as usize / 1000).min(out.0.len());
+        out.0.iter().skip(out.0.len() - n).copied().collect()
+    }
+
+    /// Shows a picture (PNG or JPEG) as the camera's source.
+    pub fn inject_picture(&self, bytes: &[u8]) -> Result<(u32, u32), DeviceError> {
+        let frame = media::decode_picture(bytes)?;
+        let size = (frame.width, frame.height);
+        self.device().camera_frame(frame, media::CameraSource::Picture)?;
+        Ok(size)
+    }
+
+    /// Turns an injected camera source off.
+    pub fn clear_camera(&self) {
+        self.device().clear_camera();
+    }
+
+    /// What the camera has received: frames, source, size of the latest.
+    pub fn camera(&self) -> (u64, Option<media::CameraSource>, Option<(u32, u32)>) {
+        let device = self.device();
+        let camera = device.camera();
+        (camera.frames, camera.source, camera.frame.as_ref().map(|f| (f.width, f.height)))
+    }
+
+    /// What the microphone hears now.
+    pub fn microphone(&self) -> media::Microphone {
+        self.device().microphone().clone()
+    }
+
+    /// Feeds a WAV file into the microphone in real time (20 ms blocks), replacing any feed.
+    pub fn inject_audio(self: &Arc<Self>, wav: &[u8], looped: bool) -> Result<media::Pcm, DeviceError> {
+        let pcm = media::decode_wav(wav)?;
+        if pcm.samples.is_empty() {
+            return Err(DeviceError::InvalidInput("audio: the file has no samples".into()));
+        }
+        self.stop_audio_injection();
+        let weak = Arc::downgrade(self);
+        let feed = pcm.clone();
+        let task = tokio::spawn(async move {
+            let block = (feed.sample_rate / 50) as usize;
+            let mut interval = tokio::time::interval(Duration::from_millis(20));
+            loop {
+                for chunk in feed.samples.chunks(block) {
+                    interval.tick().await;
+                    let Some(phone) = weak.upgrade().filter(|p| !p.is_retired()) else { return };
+                    let _ = phone.device().mic_samples(chunk, feed.sample_rate, media::MicSource::File);
+                }
+                if !looped {
+                    return;
+                }
+            }
+        });
+        *self.mic_feed.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+        Ok(pcm)
+    }
+
+    /// Stops feeding an audio file into the microphone.
+    pub fn stop_audio_injection(&self) {
+        if let Some(task) = self.mic_feed.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            task.abort();
+        }
     }
 
     /// Plays a script into the phone, replacing any playback running. Must be called inside a
@@ -408,6 +497,7 @@ impl Phone {
     fn tick(&self) {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         self.device().tick(now);
+        self.drain_audio();
         if let Err(e) = self.settle() {
             tracing::error!(phone = %self.id, error = %e, "could not persist phone state");
         }
@@ -418,6 +508,7 @@ impl Drop for Phone {
     fn drop(&mut self) {
         self.ticker.abort();
         self.stop_playback();
+        self.stop_audio_injection();
         let _ = self.encoder.send(EncoderCommand::Stop);
     }
 }
@@ -581,6 +672,8 @@ impl DeviceHost {
                 saved_version: AtomicU64::new(u64::MAX),
                 persisting: Mutex::new(()),
                 playback: Mutex::new(None),
+                mic_feed: Mutex::new(None),
+                audio_out: Mutex::new((std::collections::VecDeque::new(), Instant::now())),
                 retired: std::sync::atomic::AtomicBool::new(false),
                 video,
                 encoder,
@@ -787,6 +880,41 @@ mod tests {
         assert!(phone.playback().unwrap().running, "a looped route keeps running");
         phone.stop_playback();
         assert!(phone.playback().is_none());
+    }
+
+    #[tokio::test]
+    async fn picture_microphone_feed_and_recorded_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = DeviceHost::new(dir.path());
+        let phone = host.create("cp-media", &PhoneState::for_seed("cp-media")).unwrap();
+        let mut png_bytes = Vec::new();
+        {
+            let mut e = png::Encoder::new(&mut png_bytes, 8, 6);
+            e.set_color(png::ColorType::Rgb);
+            e.write_header().unwrap().write_image_data(&[0, 200, 0].repeat(48)).unwrap();
+        }
+        assert_eq!(phone.inject_picture(&png_bytes).unwrap(), (8, 6));
+        assert_eq!(phone.camera(), (1, Some(media::CameraSource::Picture), Some((8, 6))));
+        assert!(phone.inject_picture(b"nope").is_err());
+        phone.clear_camera();
+        assert_eq!(phone.camera().2, None);
+
+        // 0.2 s of a loud tone into the microphone, in real time.
+        let tone: Vec<i16> = (0..3200).map(|i| ((i as f32 * 0.3).sin() * 20_000.0) as i16).collect();
+        let pcm = phone.inject_audio(&media::encode_wav(16_000, &tone), false).unwrap();
+        assert_eq!(pcm.samples.len(), 3200);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let mic = phone.microphone();
+        assert_eq!((mic.samples, mic.sample_rate, mic.source), (3200, 16_000, Some(media::MicSource::File)));
+        assert!(mic.level_db > -10.0);
+
+        // A tap clicks; the recording of the last second has it.
+        phone.shell("input tap 10 600").unwrap();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let recent = phone.recent_audio(1000);
+        // The phone is about 0.7 s old: the recording has that much, at 48 kHz.
+        assert!((20_000..=48_000).contains(&recent.len()), "{} samples", recent.len());
+        assert!(recent.iter().any(|s| s.unsigned_abs() > 1000), "the click is in the recording");
     }
 
     #[tokio::test]

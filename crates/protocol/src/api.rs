@@ -434,3 +434,29 @@ pub struct PlaybackStatus {
     /// Whether it still runs.
     pub running: bool,
 }
+
+/// The camera (`GET /v1/instances/{id}/camera`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CameraStatus {
+    /// Frames received since boot.
+    pub frames: u64,
+    /// `viewer`, `picture` or `video`, when something is shown.
+    pub source: Option<String>,
+    /// Size of the frame shown.
+    pub width: Option<u32>,
+    /// Size of the frame shown.
+    pub height: Option<u32>,
+}
+
+/// The microphone (`GET /v1/instances/{id}/microphone`, and what an injected file is).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MicrophoneStatus {
+    /// Level of the latest block, dBFS.
+    pub level_db: f32,
+    /// Samples received since boot (or in the injected file).
+    pub samples: u64,
+    /// Sample rate.
+    pub sample_rate: u32,
+    /// `viewer` or `file`.
+    pub source: Option<String>,
+}

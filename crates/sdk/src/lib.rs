@@ -441,6 +441,79 @@ impl Client {
         Ok(())
     }
 
+    /// Shows a PNG or JPEG picture as the phone's camera source (VMOS `injectPicture`).
+    pub async fn inject_picture(
+        &self,
+        id: &str,
+        picture: Vec<u8>,
+    ) -> Result<cloudphone_protocol::api::CameraStatus, ClientError> {
+        let response = self
+            .send(
+                Method::PUT,
+                &Self::instance_path(id, "camera"),
+                &[],
+                picture,
+                "application/octet-stream",
+                &SigningOverride::default(),
+            )
+            .await?;
+        Self::decode(response).await
+    }
+
+    /// Turns an injected picture off.
+    pub async fn clear_camera(&self, id: &str) -> Result<(), ClientError> {
+        self.send_signed(
+            Method::DELETE,
+            &Self::instance_path(id, "camera"),
+            &[],
+            Vec::new(),
+            &SigningOverride::default(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Feeds a 16-bit PCM WAV file into the microphone (VMOS `injectAudioToMic`).
+    pub async fn inject_audio(
+        &self,
+        id: &str,
+        wav: Vec<u8>,
+        looped: bool,
+    ) -> Result<cloudphone_protocol::api::MicrophoneStatus, ClientError> {
+        let query = [("loop", if looped { "true" } else { "false" })];
+        let response = self
+            .send(
+                Method::PUT,
+                &Self::instance_path(id, "microphone"),
+                &query,
+                wav,
+                "audio/wav",
+                &SigningOverride::default(),
+            )
+            .await?;
+        Self::decode(response).await
+    }
+
+    /// What the microphone hears.
+    pub async fn microphone(&self, id: &str) -> Result<cloudphone_protocol::api::MicrophoneStatus, ClientError> {
+        self.call::<(), _>(Method::GET, &Self::instance_path(id, "microphone"), None).await
+    }
+
+    /// The last `ms` milliseconds of what the phone played, as a WAV file.
+    pub async fn record_audio(&self, id: &str, ms: u32) -> Result<Vec<u8>, ClientError> {
+        let ms = ms.to_string();
+        let response = self
+            .send_signed(
+                Method::GET,
+                &Self::instance_path(id, "audio"),
+                &[("ms", &ms)],
+                Vec::new(),
+                &SigningOverride::default(),
+            )
+            .await?;
+        Ok(response.bytes().await?.to_vec())
+    }
+
     /// The device models phones can be created as.
     pub async fn catalogue_models(&self) -> Result<Vec<CatalogueModel>, ClientError> {
         #[derive(serde::Deserialize)]

@@ -63,6 +63,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/instances/{id}/clipboard", get(get_clipboard).put(put_clipboard))
         .route("/v1/instances/{id}/sensors", get(get_sensors).post(post_sensors))
         .route("/v1/instances/{id}/playback", get(get_playback).delete(delete_playback))
+        .route("/v1/instances/{id}/camera", get(get_camera).delete(delete_camera))
+        .route("/v1/instances/{id}/microphone", get(get_microphone).delete(delete_microphone))
+        .route("/v1/instances/{id}/audio", get(get_audio))
         .route_layer(middleware::from_fn_with_state(
             auth::AuthConfig { app: state.clone(), max_body: auth::MAX_BODY_BYTES },
             auth::authenticate,
@@ -72,6 +75,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/instances/{id}/apps", post(install_app))
         .route("/v1/instances/{id}/files", put(write_file))
         .route("/v1/instances/{id}/playback", post(post_playback))
+        .route("/v1/instances/{id}/camera", put(put_camera))
+        .route("/v1/instances/{id}/microphone", put(put_microphone))
         .route_layer(middleware::from_fn_with_state(
             auth::AuthConfig { app: state.clone(), max_body: auth::MAX_UPLOAD_BYTES },
             auth::authenticate,
@@ -468,4 +473,86 @@ async fn delete_playback(
 ) -> HttpResult<StatusCode> {
     app.instances.stop_playback(&tenant.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn put_camera(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> HttpResult<Response> {
+    Ok(Json(app.instances.inject_picture(&tenant.id, &id, body.to_vec()).await?).into_response())
+}
+
+async fn get_camera(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> HttpResult<Response> {
+    Ok(Json(app.instances.camera(&tenant.id, &id).await?).into_response())
+}
+
+async fn delete_camera(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> HttpResult<StatusCode> {
+    app.instances.clear_camera(&tenant.id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `?loop=true`.
+#[derive(serde::Deserialize, Default)]
+struct LoopQuery {
+    #[serde(default, rename = "loop")]
+    looped: bool,
+}
+
+async fn put_microphone(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+    query: Result<axum::extract::Query<LoopQuery>, axum::extract::rejection::QueryRejection>,
+    body: Bytes,
+) -> HttpResult<Response> {
+    let looped =
+        query.map(|q| q.0.looped).map_err(|e| ApiError::with_message(ErrorCode::InvalidParameter, e.to_string()))?;
+    let status = app.instances.inject_audio(&tenant.id, &id, body.to_vec(), looped).await?;
+    Ok((StatusCode::ACCEPTED, Json(status)).into_response())
+}
+
+async fn get_microphone(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> HttpResult<Response> {
+    Ok(Json(app.instances.microphone(&tenant.id, &id).await?).into_response())
+}
+
+async fn delete_microphone(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> HttpResult<StatusCode> {
+    app.instances.stop_audio(&tenant.id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `?ms=1000`.
+#[derive(serde::Deserialize)]
+struct AudioQuery {
+    ms: u32,
+}
+
+async fn get_audio(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+    query: Result<axum::extract::Query<AudioQuery>, axum::extract::rejection::QueryRejection>,
+) -> HttpResult<Response> {
+    let ms = query
+        .map(|q| q.0.ms)
+        .map_err(|e| ApiError::with_message(ErrorCode::InvalidParameter, format!("give ?ms=1..10000: {e}")))?;
+    let wav = app.instances.recent_audio(&tenant.id, &id, ms).await?;
+    Ok(([(header::CONTENT_TYPE, "audio/wav")], wav).into_response())
 }

@@ -10,9 +10,9 @@ use cloudphone_device::{PhoneState, ShellOutput};
 use cloudphone_gateway::Gateway;
 use cloudphone_host::{DeviceHost, Phone};
 use cloudphone_protocol::api::{
-    AppInfo, AppList, ChangeReport, ClipboardText, CreateInstances, FileEntry, FileListing, FileWritten, Instance,
-    LocaleRequest, LocationStatus, NewDevice, PlaybackRequest, PlaybackStatus, PropertiesPatch, PropertiesView,
-    SensorReadings, SensorStatus, SessionGrant, WifiNetwork,
+    AppInfo, AppList, CameraStatus, ChangeReport, ClipboardText, CreateInstances, FileEntry, FileListing, FileWritten,
+    Instance, LocaleRequest, LocationStatus, MicrophoneStatus, NewDevice, PlaybackRequest, PlaybackStatus,
+    PropertiesPatch, PropertiesView, SensorReadings, SensorStatus, SessionGrant, WifiNetwork,
 };
 use cloudphone_protocol::control::{InputCategory, LocationFix};
 use cloudphone_protocol::{ApiError, ErrorCode, InstanceStatus};
@@ -425,6 +425,72 @@ impl Instances {
         Ok(())
     }
 
+    /// Shows a picture as the camera's source.
+    pub async fn inject_picture(&self, tenant: &str, id: &str, bytes: Vec<u8>) -> HttpResult<CameraStatus> {
+        let phone = self.phone(tenant, id).await?;
+        let probe = phone.clone();
+        blocking(move || probe.inject_picture(&bytes)).await??;
+        Ok(camera_status(&phone))
+    }
+
+    /// Turns an injected picture off.
+    pub async fn clear_camera(&self, tenant: &str, id: &str) -> HttpResult<()> {
+        self.phone(tenant, id).await?.clear_camera();
+        Ok(())
+    }
+
+    /// What the camera has received.
+    pub async fn camera(&self, tenant: &str, id: &str) -> HttpResult<CameraStatus> {
+        let phone = self.phone(tenant, id).await?;
+        Ok(camera_status(&phone))
+    }
+
+    /// Feeds a WAV file into the microphone.
+    pub async fn inject_audio(
+        &self,
+        tenant: &str,
+        id: &str,
+        wav: Vec<u8>,
+        looped: bool,
+    ) -> HttpResult<MicrophoneStatus> {
+        let pcm = self.phone(tenant, id).await?.inject_audio(&wav, looped)?;
+        Ok(MicrophoneStatus {
+            level_db: cloudphone_device::virtual_phone::media::level_dbfs(&pcm.samples),
+            samples: pcm.samples.len() as u64,
+            sample_rate: pcm.sample_rate,
+            source: Some("file".into()),
+        })
+    }
+
+    /// Stops feeding a file into the microphone.
+    pub async fn stop_audio(&self, tenant: &str, id: &str) -> HttpResult<()> {
+        self.phone(tenant, id).await?.stop_audio_injection();
+        Ok(())
+    }
+
+    /// What the microphone hears now.
+    pub async fn microphone(&self, tenant: &str, id: &str) -> HttpResult<MicrophoneStatus> {
+        let mic = self.phone(tenant, id).await?.microphone();
+        Ok(MicrophoneStatus {
+            level_db: mic.level_db,
+            samples: mic.samples,
+            sample_rate: mic.sample_rate,
+            source: mic.source.and_then(|s| serde_json::to_value(s).ok()).and_then(|v| v.as_str().map(str::to_owned)),
+        })
+    }
+
+    /// The last `ms` of what the phone played, as WAV.
+    pub async fn recent_audio(&self, tenant: &str, id: &str, ms: u32) -> HttpResult<Vec<u8>> {
+        if !(1..=10_000).contains(&ms) {
+            return Err(ApiError::with_message(ErrorCode::InvalidParameter, "ms must be between 1 and 10000").into());
+        }
+        let samples = self.phone(tenant, id).await?.recent_audio(ms);
+        Ok(cloudphone_device::virtual_phone::media::encode_wav(
+            cloudphone_device::virtual_phone::media::OUTPUT_RATE,
+            &samples,
+        ))
+    }
+
     /// Runs a shell command line on a phone.
     pub async fn shell(&self, tenant: &str, id: &str, command: String) -> HttpResult<ShellOutput> {
         if command.trim().is_empty() {
@@ -452,6 +518,16 @@ pub enum AppAction {
     Clear,
     /// Remove it.
     Uninstall,
+}
+
+fn camera_status(phone: &Phone) -> CameraStatus {
+    let (frames, source, size) = phone.camera();
+    CameraStatus {
+        frames,
+        source: source.and_then(|s| serde_json::to_value(s).ok()).and_then(|v| v.as_str().map(str::to_owned)),
+        width: size.map(|s| s.0),
+        height: size.map(|s| s.1),
+    }
 }
 
 fn playback_status(s: cloudphone_host::PlaybackStatus) -> PlaybackStatus {

@@ -33,8 +33,8 @@ fn close(a: [u8; 3], b: [u8; 3]) -> bool {
     a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 8)
 }
 
-/// The first launcher slot after the five built-in apps: column 2 of row 2.
-const SLOT: (u32, u32) = (270, 460);
+/// The first launcher slot after the seven built-in apps: column 4 of row 2.
+const SLOT: (u32, u32) = (630, 460);
 const LAUNCHER_BLUE: [u8; 3] = [0x0d, 0x47, 0xa1];
 
 #[tokio::test]

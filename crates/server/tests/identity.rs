@@ -244,3 +244,54 @@ async fn playback_of_sensor_traces_and_routes() {
     assert_eq!(client.play(&id, &fast).await.unwrap_err().code(), Some("request.invalid_parameter"));
     server.abort();
 }
+
+#[tokio::test]
+async fn camera_microphone_and_recorded_audio() {
+    use cloudphone_device::virtual_phone::media::{decode_wav, encode_wav, level_dbfs};
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+    let id = client.create_instances(1).await.unwrap().remove(0).id;
+
+    let mut png_bytes = Vec::new();
+    {
+        let mut e = png::Encoder::new(&mut png_bytes, 64, 48);
+        e.set_color(png::ColorType::Rgb);
+        e.write_header().unwrap().write_image_data(&[0, 0, 255].repeat(64 * 48)).unwrap();
+    }
+    let camera = client.inject_picture(&id, png_bytes).await.unwrap();
+    assert_eq!((camera.source.as_deref(), camera.width, camera.height), (Some("picture"), Some(64), Some(48)));
+    client.shell(&id, "monkey -p com.cloudphone.camera 1").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    let shot = client.screenshot(&id).await.unwrap();
+    let mut reader = png::Decoder::new(std::io::Cursor::new(&shot)).read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    reader.next_frame(&mut buf).unwrap();
+    let i = ((640 * 720 + 360) * 4) as usize;
+    assert_eq!(&buf[i..i + 3], &[0, 0, 255], "the injected picture is in the Camera app");
+    assert_eq!(
+        client.inject_picture(&id, b"not a picture".to_vec()).await.unwrap_err().code(),
+        Some("device.invalid_input")
+    );
+    client.clear_camera(&id).await.unwrap();
+
+    let tone: Vec<i16> = (0..1600).map(|i| ((i as f32 * 0.2).sin() * 12_000.0) as i16).collect();
+    let fed = client.inject_audio(&id, encode_wav(16_000, &tone), false).await.unwrap();
+    assert_eq!((fed.samples, fed.sample_rate), (1600, 16_000));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mic = client.microphone(&id).await.unwrap();
+    assert_eq!((mic.samples, mic.source.as_deref()), (1600, Some("file")));
+    assert_eq!(
+        client.inject_audio(&id, b"RIFF".to_vec(), false).await.unwrap_err().code(),
+        Some("device.invalid_input")
+    );
+
+    // Press the Recorder's "Play tone" button, then record what the phone played.
+    client.shell(&id, "monkey -p com.cloudphone.recorder 1 && input tap 360 1052").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let wav = decode_wav(&client.record_audio(&id, 300).await.unwrap()).unwrap();
+    assert_eq!(wav.sample_rate, 48_000);
+    assert!(level_dbfs(&wav.samples) > -25.0, "the tone is in the recording");
+    let bad = client.record_audio(&id, 0).await.unwrap_err();
+    assert_eq!(bad.code(), Some("request.invalid_parameter"));
+    server.abort();
+}

@@ -7,6 +7,7 @@
 
 mod files;
 pub mod hal;
+pub mod media;
 mod packages;
 mod shell;
 mod state;
@@ -111,6 +112,12 @@ pub struct VirtualPhone {
     rotation: u32,
     /// Sensors, location, clipboard.
     hal: hal::Hal,
+    /// What the camera received.
+    camera: media::Camera,
+    /// What the microphone hears.
+    mic: media::Microphone,
+    /// What the phone plays.
+    speaker: media::Speaker,
     /// A HAL value shown on screen changed; redrawn at the next tick, not at the sensor rate.
     hal_redraw: bool,
     screen: Screen,
@@ -159,6 +166,9 @@ impl VirtualPhone {
             clock_ms: 0,
             rotation: 0,
             hal: hal::Hal::default(),
+            camera: media::Camera::default(),
+            mic: media::Microphone::default(),
+            speaker: media::Speaker::default(),
             hal_redraw: false,
             screen: Screen::Launcher,
             pointers: BTreeMap::new(),
@@ -430,6 +440,7 @@ impl VirtualPhone {
     }
 
     fn tap(&mut self, x: f32, y: f32) {
+        self.speaker.click();
         let launcher = self.launcher_targets();
         match ui::hit_test(&self.screen, &launcher, self.width as f32, self.height as f32, x, y) {
             Some(ui::Target::Open(ui::Launch::Builtin(app))) => self.show(Screen::Builtin(app)),
@@ -438,6 +449,7 @@ impl VirtualPhone {
                 let _ = self.start_app(&package, None);
             }
             Some(ui::Target::Key(key)) => self.key(key),
+            Some(ui::Target::PlayTone) => self.speaker.tone(440.0, 1000, 0.25),
             None => {}
         }
     }
@@ -468,6 +480,65 @@ impl VirtualPhone {
     /// Replaces the clipboard.
     pub fn set_clipboard(&mut self, text: &str, origin: hal::ClipboardOrigin) -> Result<(), DeviceError> {
         self.hal.set_clipboard(text, origin)
+    }
+
+    /// What the camera has received.
+    pub fn camera(&self) -> &media::Camera {
+        &self.camera
+    }
+
+    /// A camera frame (or an injected picture).
+    pub fn camera_frame(&mut self, frame: media::CameraFrame, source: media::CameraSource) -> Result<(), DeviceError> {
+        let (w, h) = (frame.width, frame.height);
+        if w == 0
+            || h == 0
+            || w > media::MAX_PICTURE_SIDE
+            || h > media::MAX_PICTURE_SIDE
+            || frame.rgba.len() != (w * h * 4) as usize
+        {
+            return Err(DeviceError::InvalidInput(format!("camera frame of {w}x{h} with {} bytes", frame.rgba.len())));
+        }
+        self.camera.frame = Some(frame);
+        self.camera.frames += 1;
+        self.camera.source = Some(source);
+        self.hal_redraw |= self.screen == Screen::Builtin(App::Camera);
+        Ok(())
+    }
+
+    /// Turns an injected camera source off: the camera shows nothing until frames come again.
+    pub fn clear_camera(&mut self) {
+        self.camera.frame = None;
+        self.camera.source = None;
+        self.hal_redraw |= self.screen == Screen::Builtin(App::Camera);
+    }
+
+    /// What the microphone hears.
+    pub fn microphone(&self) -> &media::Microphone {
+        &self.mic
+    }
+
+    /// A block of microphone samples (mono, 16-bit).
+    pub fn mic_samples(
+        &mut self,
+        samples: &[i16],
+        sample_rate: u32,
+        source: media::MicSource,
+    ) -> Result<(), DeviceError> {
+        if !(8_000..=192_000).contains(&sample_rate) {
+            return Err(DeviceError::InvalidInput(format!("microphone sample rate {sample_rate}")));
+        }
+        self.mic.level_db = media::level_dbfs(samples);
+        self.mic.samples += samples.len() as u64;
+        self.mic.sample_rate = sample_rate;
+        self.mic.source = Some(source);
+        self.hal_redraw |= self.screen == Screen::Builtin(App::Recorder);
+        Ok(())
+    }
+
+    /// The next `n` samples the phone plays (mono, 16-bit, [`media::OUTPUT_RATE`]), silence when
+    /// it plays nothing.
+    pub fn take_audio(&mut self, n: usize) -> Vec<i16> {
+        self.speaker.take(n)
     }
 
     /// Clipboard changes made on the phone since the last call (for viewers).
@@ -577,6 +648,8 @@ impl VirtualPhone {
             launcher,
             installed,
             hal: &self.hal,
+            camera: &self.camera,
+            mic: &self.mic,
             now_ms: self.clock_ms,
         };
         let rgba = ui::draw(&view);
@@ -877,6 +950,37 @@ mod identity_tests {
         assert_eq!(rebooted.screen_size(), (1280, 720), "the rotation persists");
         phone.shell("settings put system user_rotation 0");
         assert_eq!(phone.take_frame().unwrap().width, 720);
+    }
+
+    #[test]
+    fn camera_microphone_and_speaker() {
+        let mut phone = VirtualPhone::factory("i7");
+        phone.shell("monkey -p com.cloudphone.camera 1");
+        phone.tick(100);
+        let empty = phone.take_frame().unwrap();
+        let frame = media::CameraFrame { width: 2, height: 2, rgba: [255, 0, 0, 255].repeat(4) };
+        phone.camera_frame(frame, media::CameraSource::Picture).unwrap();
+        phone.tick(200);
+        let shown = phone.take_frame().unwrap();
+        assert_ne!(shown.rgba, empty.rgba);
+        let middle = ((640 * 720 + 360) * 4) as usize;
+        assert_eq!(&shown.rgba[middle..middle + 3], &[255, 0, 0], "the red picture fills the viewfinder");
+        let bad = media::CameraFrame { width: 2, height: 2, rgba: vec![0; 3] };
+        assert!(phone.camera_frame(bad, media::CameraSource::Viewer).is_err());
+
+        phone.shell("monkey -p com.cloudphone.recorder 1");
+        let loud: Vec<i16> = (0..4800).map(|i| if i % 2 == 0 { 16_000 } else { -16_000 }).collect();
+        phone.mic_samples(&loud, 48_000, media::MicSource::Viewer).unwrap();
+        assert!((phone.microphone().level_db - (-6.2)).abs() < 0.3, "{}", phone.microphone().level_db);
+        assert!(phone.mic_samples(&loud, 7, media::MicSource::Viewer).is_err());
+
+        // The speaker: silence, then the tone the Recorder's button plays, then a click per tap.
+        assert!(phone.take_audio(4800).iter().all(|s| *s == 0), "nothing tapped yet: silence");
+        let (bx, by) = (360.0, 1280.0 - 96.0 - 180.0 + 48.0);
+        phone.touch(TouchAction::Down, 0, bx, by);
+        phone.touch(TouchAction::Up, 0, bx, by);
+        let out = phone.take_audio(48_000);
+        assert!(media::level_dbfs(&out[1000..40_000]) > -20.0, "the tone plays");
     }
 
     #[test]

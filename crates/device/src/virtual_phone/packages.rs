@@ -126,6 +126,12 @@ pub const SYSTEM_PACKAGES: &[SystemPackage] = &[
         path: "/system/app/Location/Location.apk",
         app: Some(App::Location),
     },
+    SystemPackage { package: "com.cloudphone.camera", path: "/system/app/Camera/Camera.apk", app: Some(App::Camera) },
+    SystemPackage {
+        package: "com.cloudphone.recorder",
+        path: "/system/app/Recorder/Recorder.apk",
+        app: Some(App::Recorder),
+    },
 ];
 
 /// The system package of a built-in app.

@@ -23,11 +23,16 @@ pub enum App {
     Sensors,
     /// The current location fix and where it came from.
     Location,
+    /// What the camera source receives.
+    Camera,
+    /// The microphone level, and a test tone for the speaker.
+    Recorder,
 }
 
 impl App {
     /// The apps on the launcher, in order.
-    pub const ALL: &'static [App] = &[App::Settings, App::Notes, App::Touch, App::Sensors, App::Location];
+    pub const ALL: &'static [App] =
+        &[App::Settings, App::Notes, App::Touch, App::Sensors, App::Location, App::Camera, App::Recorder];
 
     /// The label under the icon.
     pub fn label(self) -> &'static str {
@@ -37,6 +42,8 @@ impl App {
             App::Touch => "Touch",
             App::Sensors => "Sensors",
             App::Location => "Location",
+            App::Camera => "Camera",
+            App::Recorder => "Recorder",
         }
     }
 
@@ -44,7 +51,7 @@ impl App {
     pub fn activity(self) -> &'static str {
         match self {
             App::Settings => ".Settings",
-            App::Notes | App::Touch | App::Sensors | App::Location => ".MainActivity",
+            App::Notes | App::Touch | App::Sensors | App::Location | App::Camera | App::Recorder => ".MainActivity",
         }
     }
 
@@ -56,6 +63,8 @@ impl App {
             App::Touch => "com.cloudphone.touchtest",
             App::Sensors => "com.cloudphone.sensors",
             App::Location => "com.cloudphone.location",
+            App::Camera => "com.cloudphone.camera",
+            App::Recorder => "com.cloudphone.recorder",
         }
     }
 
@@ -66,6 +75,8 @@ impl App {
             App::Touch => Rgb(0x7e, 0x57, 0xc2),
             App::Sensors => Rgb(0x00, 0x89, 0x7b),
             App::Location => Rgb(0xd8, 0x43, 0x15),
+            App::Camera => Rgb(0x37, 0x47, 0x4f),
+            App::Recorder => Rgb(0xc6, 0x28, 0x28),
         }
     }
 
@@ -76,6 +87,8 @@ impl App {
             App::Touch => "☝",
             App::Sensors => "⟳",
             App::Location => "⌖",
+            App::Camera => "◉",
+            App::Recorder => "●",
         }
     }
 }
@@ -136,7 +149,7 @@ impl Icon {
     }
 }
 
-fn premultiply(r: u8, g: u8, b: u8, a: u8) -> [u8; 4] {
+pub(super) fn premultiply(r: u8, g: u8, b: u8, a: u8) -> [u8; 4] {
     let m = |c: u8| ((c as u16 * a as u16 + 127) / 255) as u8;
     [m(r), m(g), m(b), a]
 }
@@ -180,6 +193,8 @@ pub struct View<'a> {
     pub launcher: Vec<LauncherEntry<'a>>,
     pub installed: Option<InstalledView<'a>>,
     pub hal: &'a super::hal::Hal,
+    pub camera: &'a super::media::Camera,
+    pub mic: &'a super::media::Microphone,
     pub now_ms: u64,
 }
 
@@ -190,6 +205,13 @@ pub enum Target {
     Open(Launch),
     /// A navigation bar button.
     Key(KeyCode),
+    /// The Recorder's "Play tone" button.
+    PlayTone,
+}
+
+/// The Recorder's "Play tone" button: (x, y, width, height).
+fn tone_button(width: f32, height: f32) -> (f32, f32, f32, f32) {
+    (width / 2.0 - 160.0, height - NAV_BAR - 180.0, 320.0, 96.0)
 }
 
 const STATUS_BAR: f32 = 56.0;
@@ -226,6 +248,10 @@ pub fn hit_test(screen: &Screen, launcher: &[Launch], width: f32, height: f32, x
         let (cx, _) = nav_center(i, width, height);
         return ((x - cx).abs() <= width / 8.0).then_some(Target::Key(NAV_KEYS[i]));
     }
+    if *screen == Screen::Builtin(App::Recorder) {
+        let (bx, by, bw, bh) = tone_button(width, height);
+        return (x >= bx && x <= bx + bw && y >= by && y <= by + bh).then_some(Target::PlayTone);
+    }
     if *screen != Screen::Launcher {
         return None;
     }
@@ -255,6 +281,8 @@ pub fn draw(view: &View) -> Vec<u8> {
         Screen::Builtin(App::Touch) => touch(&mut c, view),
         Screen::Builtin(App::Sensors) => sensors(&mut c, view),
         Screen::Builtin(App::Location) => location(&mut c, view),
+        Screen::Builtin(App::Camera) => camera(&mut c, view),
+        Screen::Builtin(App::Recorder) => recorder(&mut c, view),
         Screen::Installed(_) => {
             if let Some(app) = &view.installed {
                 installed(&mut c, app);
@@ -498,6 +526,74 @@ fn location(c: &mut Canvas, view: &View) {
         c.text(label, x, y + 32.0, 27.0, Weight::Bold, TEXT);
         c.text(value, x, y + 68.0, 26.0, Weight::Regular, MUTED);
     }
+}
+
+fn camera(c: &mut Canvas, view: &View) {
+    use super::media::CameraSource;
+    title_bar(c, "Camera", App::Camera.color());
+    let (w, h) = (c.width(), c.height());
+    let top = STATUS_BAR + TITLE_BAR;
+    let bottom = h - NAV_BAR - 80.0;
+    c.rect(0.0, top, w, bottom - top, Rgb(0x10, 0x10, 0x10));
+    let Some(frame) = &view.camera.frame else {
+        c.text_centered("No camera frames yet", w / 2.0, (top + bottom) / 2.0, 30.0, Weight::Regular, WHITE);
+        return;
+    };
+    let rgba: Vec<u8> =
+        frame.rgba.chunks_exact(4).flat_map(|p| super::ui::premultiply(p[0], p[1], p[2], p[3])).collect();
+    if let Some(size) = tiny_skia::IntSize::from_wh(frame.width, frame.height)
+        && let Some(source) = tiny_skia::Pixmap::from_vec(rgba, size)
+    {
+        let scale = (w / frame.width as f32).min((bottom - top) / frame.height as f32);
+        let (dw, dh) = (frame.width as f32 * scale, frame.height as f32 * scale);
+        let transform = tiny_skia::Transform::from_scale(scale, scale)
+            .post_translate((w - dw) / 2.0, top + (bottom - top - dh) / 2.0);
+        let paint = tiny_skia::PixmapPaint { quality: tiny_skia::FilterQuality::Bilinear, ..Default::default() };
+        c.pixmap.draw_pixmap(0, 0, source.as_ref(), &paint, transform, None);
+    }
+    let source = match view.camera.source {
+        Some(CameraSource::Viewer) => "the viewer's camera",
+        Some(CameraSource::Picture) => "an injected picture",
+        Some(CameraSource::Video) => "an injected video",
+        None => "unknown",
+    };
+    let info = format!("{}x{} from {source}, {} frames", frame.width, frame.height, view.camera.frames);
+    c.text_centered(&info, w / 2.0, bottom + 50.0, 26.0, Weight::Regular, TEXT);
+}
+
+fn recorder(c: &mut Canvas, view: &View) {
+    use super::media::MicSource;
+    title_bar(c, "Recorder", App::Recorder.color());
+    let (w, h) = (c.width(), c.height());
+    let top = STATUS_BAR + TITLE_BAR + 60.0;
+    let mic = view.mic;
+    c.text("Microphone level", 32.0, top, 30.0, Weight::Bold, TEXT);
+    c.round_rect(32.0, top + 24.0, w - 64.0, 48.0, 8.0, Rgb(0xe0, 0xe0, 0xe0));
+    if mic.samples > 0 {
+        let fill = ((mic.level_db + 60.0) / 60.0).clamp(0.0, 1.0) * (w - 64.0);
+        if fill > 0.5 {
+            c.round_rect(32.0, top + 24.0, fill, 48.0, 8.0, Rgb(0x43, 0xa0, 0x47));
+        }
+        let source = match mic.source {
+            Some(MicSource::Viewer) => "the viewer's microphone",
+            Some(MicSource::File) => "an injected audio file",
+            None => "unknown",
+        };
+        c.text(&format!("{:.1} dBFS", mic.level_db), 32.0, top + 120.0, 28.0, Weight::Regular, TEXT);
+        c.text(
+            &format!("{} samples at {} Hz from {source}", mic.samples, mic.sample_rate),
+            32.0,
+            top + 160.0,
+            24.0,
+            Weight::Regular,
+            MUTED,
+        );
+    } else {
+        c.text("Microphone idle", 32.0, top + 120.0, 28.0, Weight::Regular, MUTED);
+    }
+    let (bx, by, bw, bh) = tone_button(w, h);
+    c.round_rect(bx, by, bw, bh, 16.0, App::Recorder.color());
+    c.text_centered("Play tone", bx + bw / 2.0, by + 60.0, 32.0, Weight::Bold, WHITE);
 }
 
 fn touch(c: &mut Canvas, view: &View) {
