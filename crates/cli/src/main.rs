@@ -209,6 +209,71 @@ enum InstanceCommand {
         #[arg(short, long)]
         recursive: bool,
     },
+    /// Sets the phone's location.
+    Location {
+        /// Instance id.
+        id: String,
+        /// Latitude, degrees.
+        #[arg(long, allow_hyphen_values = true)]
+        lat: f64,
+        /// Longitude, degrees.
+        #[arg(long, allow_hyphen_values = true)]
+        lon: f64,
+        /// Altitude, metres.
+        #[arg(long, allow_hyphen_values = true)]
+        alt: Option<f64>,
+        /// Accuracy, metres.
+        #[arg(long)]
+        accuracy: Option<f32>,
+    },
+    /// Shows the phone's clipboard, or sets it to TEXT.
+    Clipboard {
+        /// Instance id.
+        id: String,
+        /// New clipboard text.
+        text: Option<String>,
+    },
+    /// Plays a sensor CSV trace or a GPX route into the phone (see docs/playback.md).
+    Play {
+        /// Instance id.
+        id: String,
+        /// The script file (.csv or .gpx).
+        file: PathBuf,
+        /// Speed factor (0.1 to 100).
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Start over at the end.
+        #[arg(long = "loop")]
+        looped: bool,
+    },
+    /// Shows a PNG or JPEG picture as the phone's camera.
+    Camera {
+        /// Instance id.
+        id: String,
+        /// The picture.
+        picture: PathBuf,
+    },
+    /// Feeds a 16-bit PCM WAV file into the phone's microphone.
+    Mic {
+        /// Instance id.
+        id: String,
+        /// The WAV file.
+        wav: PathBuf,
+        /// Start over at the end.
+        #[arg(long = "loop")]
+        looped: bool,
+    },
+    /// Saves the last milliseconds of what the phone played as WAV.
+    Record {
+        /// Instance id.
+        id: String,
+        /// How much, 1 to 10000 ms.
+        #[arg(long, default_value_t = 5000)]
+        ms: u32,
+        /// Output file.
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+    },
     /// Replaces the Wi-Fi list from a JSON file (`[{"ssid": ..., "bssid": ..., ...}]`).
     Wifi {
         /// Instance id.
@@ -477,6 +542,57 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
                 InstanceCommand::Rm { id, path, recursive } => client.remove_file(&id, &path, recursive).await?,
+                InstanceCommand::Location { id, lat, lon, alt, accuracy } => {
+                    let fix = cloudphone_sdk::control::LocationFix {
+                        latitude: lat,
+                        longitude: lon,
+                        altitude: alt,
+                        speed: None,
+                        bearing: None,
+                        accuracy,
+                    };
+                    client.set_location(&id, &fix).await?;
+                }
+                InstanceCommand::Clipboard { id, text } => match text {
+                    Some(text) => client.set_clipboard(&id, &text).await?,
+                    None => println!("{}", client.clipboard(&id).await?),
+                },
+                InstanceCommand::Play { id, file, speed, looped } => {
+                    let script =
+                        std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+                    let kind =
+                        if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("gpx")) { "gpx" } else { "sensors" };
+                    let request = cloudphone_sdk::api::PlaybackRequest {
+                        kind: kind.into(),
+                        script,
+                        speed: Some(speed),
+                        looped,
+                        route_speed: None,
+                    };
+                    let status = client.play(&id, &request).await?;
+                    println!(
+                        "playing {} {} events over {} ms{}",
+                        status.events,
+                        status.kind,
+                        status.duration_ms,
+                        if looped { ", looped" } else { "" }
+                    );
+                }
+                InstanceCommand::Camera { id, picture } => {
+                    let bytes =
+                        std::fs::read(&picture).with_context(|| format!("cannot read {}", picture.display()))?;
+                    let status = client.inject_picture(&id, bytes).await?;
+                    println!("camera shows a {}x{} picture", status.width.unwrap_or(0), status.height.unwrap_or(0));
+                }
+                InstanceCommand::Mic { id, wav, looped } => {
+                    let bytes = std::fs::read(&wav).with_context(|| format!("cannot read {}", wav.display()))?;
+                    let status = client.inject_audio(&id, bytes, looped).await?;
+                    println!("microphone plays {} samples at {} Hz", status.samples, status.sample_rate);
+                }
+                InstanceCommand::Record { id, ms, output } => {
+                    let wav = client.record_audio(&id, ms).await?;
+                    std::fs::write(&output, &wav).with_context(|| format!("cannot write {}", output.display()))?;
+                }
                 InstanceCommand::Wifi { id, file } => {
                     let text =
                         std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;

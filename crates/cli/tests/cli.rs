@@ -242,3 +242,51 @@ fn apps_and_files_commands() {
     let gone = platform.cli(&["instance", "pull", id, "/sdcard/Download/note.txt", back.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&gone.stderr).contains("file.not_found"));
 }
+
+#[test]
+fn location_clipboard_playback_camera_mic_record_commands() {
+    let platform = up();
+    let id = stdout(&platform.cli(&["instance", "create"]));
+    let id = id.trim();
+    stdout(&platform.cli(&["instance", "location", id, "--lat", "-33.8568", "--lon", "151.2153", "--accuracy", "4"]));
+    assert!(
+        stdout(&platform.cli(&["instance", "shell", id, "--", "dumpsys", "location"]))
+            .contains("-33.856800,151.215300")
+    );
+    stdout(&platform.cli(&["instance", "clipboard", id, "hello there"]));
+    assert_eq!(stdout(&platform.cli(&["instance", "clipboard", id])), "hello there\n");
+
+    let csv = platform.data_dir.path().join("trace.csv");
+    std::fs::write(&csv, "time_ms,sensor,x,y,z\n0,gravity,0,9.8,0\n").unwrap();
+    assert!(
+        stdout(&platform.cli(&["instance", "play", id, csv.to_str().unwrap()])).starts_with("playing 1 sensors events")
+    );
+    let bad = platform.data_dir.path().join("bad.csv");
+    std::fs::write(&bad, "0,gravity,x").unwrap();
+    assert!(
+        String::from_utf8_lossy(&platform.cli(&["instance", "play", id, bad.to_str().unwrap()]).stderr)
+            .contains("playback.invalid_script")
+    );
+
+    let picture = platform.data_dir.path().join("p.png");
+    let mut png_bytes = Vec::new();
+    {
+        let mut e = png::Encoder::new(&mut png_bytes, 3, 2);
+        e.set_color(png::ColorType::Rgb);
+        e.write_header().unwrap().write_image_data(&[9u8; 18]).unwrap();
+    }
+    std::fs::write(&picture, png_bytes).unwrap();
+    assert_eq!(
+        stdout(&platform.cli(&["instance", "camera", id, picture.to_str().unwrap()])),
+        "camera shows a 3x2 picture\n"
+    );
+    let wav = platform.data_dir.path().join("a.wav");
+    std::fs::write(&wav, cloudphone_device::virtual_phone::media::encode_wav(8000, &[100; 800])).unwrap();
+    assert_eq!(
+        stdout(&platform.cli(&["instance", "mic", id, wav.to_str().unwrap()])),
+        "microphone plays 800 samples at 8000 Hz\n"
+    );
+    let out = platform.data_dir.path().join("out.wav");
+    stdout(&platform.cli(&["instance", "record", id, "--ms", "200", "-o", out.to_str().unwrap()]));
+    assert_eq!(&std::fs::read(&out).unwrap()[..4], b"RIFF");
+}

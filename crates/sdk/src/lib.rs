@@ -25,7 +25,7 @@ use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use cloudphone_protocol::api;
+pub use cloudphone_protocol::{api, control};
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
