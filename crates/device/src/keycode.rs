@@ -46,6 +46,18 @@ impl KeyCode {
     pub const DEL: KeyCode = KeyCode(67);
     /// APP_SWITCH (recents).
     pub const APP_SWITCH: KeyCode = KeyCode(187);
+    /// VOLUME_UP.
+    pub const VOLUME_UP: KeyCode = KeyCode(24);
+    /// VOLUME_DOWN.
+    pub const VOLUME_DOWN: KeyCode = KeyCode(25);
+    /// POWER.
+    pub const POWER: KeyCode = KeyCode(26);
+    /// VOLUME_MUTE.
+    pub const VOLUME_MUTE: KeyCode = KeyCode(164);
+    /// SLEEP.
+    pub const SLEEP: KeyCode = KeyCode(223);
+    /// WAKEUP.
+    pub const WAKEUP: KeyCode = KeyCode(224);
     /// COPY.
     pub const COPY: KeyCode = KeyCode(278);
     /// PASTE.

@@ -35,6 +35,14 @@ pub use ui::App;
 const TAP_SLOP: f32 = 30.0;
 /// How many touch points the Touch app keeps on screen.
 const MAX_TRAIL: usize = 400;
+/// How long a still pointer must stay down to be a long press (Android's default timeout).
+pub const LONG_PRESS_MS: u64 = 500;
+/// How many apps the recents screen lists.
+const MAX_RECENTS: usize = 8;
+/// The media volume steps (Android's `STREAM_MUSIC` has 15).
+pub const MAX_VOLUME: u32 = 15;
+/// How long the volume overlay stays after a volume key.
+const VOLUME_OVERLAY_MS: u64 = 2000;
 
 /// The label a package shows (its package name when it has none).
 fn label_of(package: &InstalledPackage) -> &str {
@@ -62,6 +70,7 @@ fn runtime_properties(density: u32) -> BTreeMap<String, String> {
 struct Pointer {
     start: (f32, f32),
     at: (f32, f32),
+    down_ms: u64,
 }
 
 /// Which screen is in front.
@@ -73,6 +82,8 @@ pub enum Screen {
     Builtin(App),
     /// An installed app's activity in the foreground (by package).
     Installed(String),
+    /// The recent apps (APP_SWITCH).
+    Recents,
 }
 
 /// Folders every Android has.
@@ -110,6 +121,12 @@ pub struct VirtualPhone {
     clock_ms: u64,
     /// Screen rotation in quarter turns.
     rotation: u32,
+    /// Whether the display is on (POWER toggles it).
+    screen_on: bool,
+    /// Apps opened, most recent first.
+    recents: Vec<ui::Launch>,
+    /// Until when the volume overlay shows, unix milliseconds.
+    volume_overlay_until: u64,
     /// Sensors, location, clipboard.
     hal: hal::Hal,
     /// What the camera received.
@@ -165,6 +182,9 @@ impl VirtualPhone {
             foreground_activity: None,
             clock_ms: 0,
             rotation: 0,
+            screen_on: true,
+            recents: Vec::new(),
+            volume_overlay_until: 0,
             hal: hal::Hal::default(),
             camera: media::Camera::default(),
             mic: media::Microphone::default(),
@@ -394,6 +414,16 @@ impl VirtualPhone {
     }
 
     fn show(&mut self, screen: Screen) {
+        let opened = match &screen {
+            Screen::Builtin(app) => Some(ui::Launch::Builtin(*app)),
+            Screen::Installed(p) => Some(ui::Launch::Installed(p.clone())),
+            _ => None,
+        };
+        if let Some(app) = opened {
+            self.recents.retain(|r| *r != app);
+            self.recents.insert(0, app);
+            self.recents.truncate(MAX_RECENTS);
+        }
         if self.screen != screen {
             self.screen = screen;
             self.trail.clear();
@@ -401,8 +431,49 @@ impl VirtualPhone {
         }
     }
 
+    /// The media volume, 0 to [`MAX_VOLUME`] (a persisted setting, as on Android).
+    pub fn volume(&self) -> u32 {
+        self.setting("system", "volume_music").and_then(|v| v.parse().ok()).unwrap_or(8).min(MAX_VOLUME)
+    }
+
+    fn set_volume(&mut self, volume: u32) {
+        self.state
+            .settings
+            .entry("system".into())
+            .or_default()
+            .insert("volume_music".into(), volume.min(MAX_VOLUME).to_string());
+        self.state_version += 1;
+        self.volume_overlay_until = self.clock_ms + VOLUME_OVERLAY_MS;
+        self.dirty = true;
+    }
+
+    /// Whether the display is on.
+    pub fn screen_on(&self) -> bool {
+        self.screen_on
+    }
+
+    fn set_screen_on(&mut self, on: bool) {
+        if self.screen_on != on {
+            self.screen_on = on;
+            self.pointers.clear();
+            self.dirty = true;
+        }
+    }
+
+    /// A long press at (x, y): in Notes it pastes the clipboard (where Android offers "Paste").
+    pub fn long_press(&mut self, _x: f32, _y: f32) {
+        if self.screen_on && self.screen == Screen::Builtin(App::Notes) {
+            let text = self.hal.clipboard.text.clone();
+            self.type_text(&text);
+        }
+    }
+
     /// A touch at screen coordinates (pixels of this phone).
     pub fn touch(&mut self, action: TouchAction, pointer_id: u32, x: f32, y: f32) {
+        if !self.screen_on {
+            // A dark screen takes no touches.
+            return;
+        }
         let x = x.clamp(0.0, self.width as f32 - 1.0);
         let y = y.clamp(0.0, self.height as f32 - 1.0);
         if self.screen == Screen::Builtin(App::Touch) && action != TouchAction::Cancel {
@@ -414,7 +485,7 @@ impl VirtualPhone {
         }
         match action {
             TouchAction::Down => {
-                self.pointers.insert(pointer_id, Pointer { start: (x, y), at: (x, y) });
+                self.pointers.insert(pointer_id, Pointer { start: (x, y), at: (x, y), down_ms: self.clock_ms });
             }
             TouchAction::Move => {
                 if let Some(p) = self.pointers.get_mut(&pointer_id) {
@@ -424,9 +495,13 @@ impl VirtualPhone {
             TouchAction::Up => {
                 if let Some(p) = self.pointers.remove(&pointer_id) {
                     let moved = ((x - p.start.0).powi(2) + (y - p.start.1).powi(2)).sqrt();
-                    // A tap is a single pointer that barely moved.
+                    // A tap is a single pointer that barely moved; held long, a long press.
                     if moved <= TAP_SLOP && self.pointers.is_empty() {
-                        self.tap(x, y);
+                        if self.clock_ms.saturating_sub(p.down_ms) >= LONG_PRESS_MS {
+                            self.long_press(x, y);
+                        } else {
+                            self.tap(x, y);
+                        }
                     }
                 }
             }
@@ -441,7 +516,7 @@ impl VirtualPhone {
 
     fn tap(&mut self, x: f32, y: f32) {
         self.speaker.click();
-        let launcher = self.launcher_targets();
+        let launcher = if self.screen == Screen::Recents { self.recents.clone() } else { self.launcher_targets() };
         match ui::hit_test(&self.screen, &launcher, self.width as f32, self.height as f32, x, y) {
             Some(ui::Target::Open(ui::Launch::Builtin(app))) => self.show(Screen::Builtin(app)),
             Some(ui::Target::Open(ui::Launch::Installed(package))) => {
@@ -538,7 +613,12 @@ impl VirtualPhone {
     /// The next `n` samples the phone plays (mono, 16-bit, [`media::OUTPUT_RATE`]), silence when
     /// it plays nothing.
     pub fn take_audio(&mut self, n: usize) -> Vec<i16> {
-        self.speaker.take(n)
+        let gain = self.volume() as f32 / MAX_VOLUME as f32;
+        let mut samples = self.speaker.take(n);
+        if gain < 1.0 {
+            samples.iter_mut().for_each(|s| *s = (*s as f32 * gain) as i16);
+        }
+        samples
     }
 
     /// Clipboard changes made on the phone since the last call (for viewers).
@@ -548,7 +628,17 @@ impl VirtualPhone {
 
     /// A key press.
     pub fn key(&mut self, key: KeyCode) {
+        if !self.screen_on && !matches!(key, KeyCode::POWER | KeyCode::WAKEUP) {
+            return;
+        }
         match key {
+            KeyCode::POWER => self.set_screen_on(!self.screen_on),
+            KeyCode::WAKEUP => self.set_screen_on(true),
+            KeyCode::SLEEP => self.set_screen_on(false),
+            KeyCode::VOLUME_UP => self.set_volume(self.volume() + 1),
+            KeyCode::VOLUME_DOWN => self.set_volume(self.volume().saturating_sub(1)),
+            KeyCode::VOLUME_MUTE => self.set_volume(0),
+            KeyCode::APP_SWITCH => self.show(Screen::Recents),
             KeyCode::PASTE if self.screen == Screen::Builtin(App::Notes) => {
                 let text = self.hal.clipboard.text.clone();
                 self.type_text(&text);
@@ -647,12 +737,23 @@ impl VirtualPhone {
             density: self.density,
             launcher,
             installed,
+            recents: self
+                .recents
+                .iter()
+                .map(|r| match r {
+                    ui::Launch::Builtin(app) => (r.clone(), app.label()),
+                    ui::Launch::Installed(p) => {
+                        (r.clone(), self.state.packages.get(p).map(label_of).unwrap_or_default())
+                    }
+                })
+                .collect(),
+            volume_overlay: (self.clock_ms < self.volume_overlay_until).then(|| self.volume()),
             hal: &self.hal,
             camera: &self.camera,
             mic: &self.mic,
             now_ms: self.clock_ms,
         };
-        let rgba = ui::draw(&view);
+        let rgba = if self.screen_on { ui::draw(&view) } else { vec![0; (self.width * self.height * 4) as usize] };
         self.seq += 1;
         self.dirty = false;
         Frame { width: self.width, height: self.height, rgba, seq: self.seq }
@@ -698,7 +799,11 @@ impl Device for VirtualPhone {
     }
 
     fn tick(&mut self, unix_millis: u64) {
+        let overlay_was_on = self.clock_ms < self.volume_overlay_until;
         self.clock_ms = unix_millis;
+        if overlay_was_on && self.clock_ms >= self.volume_overlay_until {
+            self.dirty = true;
+        }
         if std::mem::take(&mut self.hal_redraw) {
             self.dirty = true;
         }
@@ -980,7 +1085,64 @@ mod identity_tests {
         phone.touch(TouchAction::Down, 0, bx, by);
         phone.touch(TouchAction::Up, 0, bx, by);
         let out = phone.take_audio(48_000);
-        assert!(media::level_dbfs(&out[1000..40_000]) > -20.0, "the tone plays");
+        assert!(media::level_dbfs(&out[1000..40_000]) > -30.0, "the tone plays (at the default volume)");
+    }
+
+    #[test]
+    fn power_volume_and_recents_keys() {
+        let mut phone = VirtualPhone::factory("k1");
+        phone.tick(1_000);
+        let home = phone.take_frame().unwrap();
+        phone.shell("input keyevent KEYCODE_POWER");
+        let dark = phone.take_frame().unwrap();
+        assert!(dark.rgba.iter().all(|b| *b == 0), "the display is off");
+        assert!(phone.shell("dumpsys power").stdout.contains("mWakefulness=Asleep"));
+        phone.shell("input tap 90 240");
+        assert_eq!(phone.screen(), &Screen::Launcher, "a dark screen takes no taps");
+        phone.shell("input keyevent KEYCODE_POWER");
+        assert_eq!(phone.take_frame().unwrap().rgba, home.rgba);
+
+        assert_eq!(phone.volume(), 8);
+        phone.shell("input keyevent KEYCODE_VOLUME_UP KEYCODE_VOLUME_UP");
+        assert_eq!(phone.volume(), 10);
+        assert_eq!(phone.shell("settings get system volume_music").stdout, "10\n");
+        let overlay = phone.take_frame().unwrap();
+        assert_ne!(overlay.rgba, home.rgba, "the volume overlay shows");
+        phone.tick(4_000);
+        assert_eq!(phone.take_frame().unwrap().rgba, home.rgba, "and goes away");
+        phone.shell("input keyevent KEYCODE_VOLUME_MUTE");
+        phone.speaker.tone(440.0, 100, 0.5);
+        assert!(phone.take_audio(4800).iter().all(|s| *s == 0), "muted");
+        assert_eq!(VirtualPhone::boot(phone.state()).volume(), 0, "the volume persists");
+
+        phone.shell(
+            "monkey -p com.cloudphone.notes 1; monkey -p com.cloudphone.sensors 1; input keyevent KEYCODE_APP_SWITCH",
+        );
+        assert_eq!(phone.screen(), &Screen::Recents);
+        assert_eq!(phone.recents, vec![ui::Launch::Builtin(App::Sensors), ui::Launch::Builtin(App::Notes)]);
+        // The second card is Notes.
+        phone.shell("input tap 360 264");
+        assert_eq!(phone.screen(), &Screen::Builtin(App::Notes));
+        phone.shell("input keyevent KEYCODE_APP_SWITCH && input tap 360 1100");
+        assert_eq!(phone.screen(), &Screen::Launcher, "a tap beside the cards goes home");
+    }
+
+    #[test]
+    fn long_press_pastes_in_notes() {
+        let mut phone = VirtualPhone::factory("k2");
+        phone.set_clipboard("held", hal::ClipboardOrigin::Viewer).unwrap();
+        phone.shell("monkey -p com.cloudphone.notes 1");
+        phone.tick(10_000);
+        phone.touch(TouchAction::Down, 0, 300.0, 400.0);
+        phone.tick(10_200);
+        phone.touch(TouchAction::Up, 0, 300.0, 400.0);
+        assert_eq!(phone.notes(), "", "200 ms is a tap");
+        phone.touch(TouchAction::Down, 0, 300.0, 400.0);
+        phone.tick(10_800);
+        phone.touch(TouchAction::Up, 0, 300.0, 400.0);
+        assert_eq!(phone.notes(), "held");
+        phone.shell("input swipe 300 400 300 400 600");
+        assert_eq!(phone.notes(), "heldheld", "a still swipe is a long press");
     }
 
     #[test]

@@ -238,6 +238,7 @@ impl VirtualPhone {
         let _ = self.storage.remove(&data_dir(name), true);
         let _ = self.storage.remove(&icon_path(name), false);
         self.icons.remove(name);
+        self.recents.retain(|r| *r != super::ui::Launch::Installed(name.to_owned()));
         self.state.identity.ssaid.remove(name);
         if self.screen == Screen::Installed(name.to_owned()) {
             self.show(Screen::Launcher);
@@ -316,6 +317,7 @@ impl VirtualPhone {
     pub fn foreground_package(&self) -> Option<String> {
         match &self.screen {
             Screen::Launcher => Some("com.android.launcher3".into()),
+            Screen::Recents => Some("com.android.systemui".into()),
             Screen::Builtin(app) => Some(app.package().to_owned()),
             Screen::Installed(p) => Some(p.clone()),
         }

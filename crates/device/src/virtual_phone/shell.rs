@@ -238,6 +238,10 @@ fn command(phone: &mut VirtualPhone, words: &[String]) -> ShellOutput {
         ["settings", rest @ ..] => settings(phone, rest),
         ["pm", rest @ ..] => pm(phone, rest),
         ["dumpsys", "battery"] => ok(DUMPSYS_BATTERY),
+        ["dumpsys", "power"] => ok(format!(
+            "POWER MANAGER (dumpsys power)\n  mWakefulness={}\n  mIsPowered=true\n  mPlugType=1\n",
+            if phone.screen_on() { "Awake" } else { "Asleep" }
+        )),
         ["dumpsys", "location"] => ok(dumpsys_location(phone)),
         ["dumpsys", "sensorservice"] => ok(dumpsys_sensorservice(phone)),
         ["dumpsys", service, ..] => fail(1, format!("Can't find service: {service}\n")),
@@ -505,6 +509,17 @@ fn input(phone: &mut VirtualPhone, args: &[&str]) -> ShellOutput {
         },
         ["swipe", x1, y1, x2, y2, rest @ ..] if rest.len() <= 1 => {
             match (num(x1), num(y1), num(x2), num(y2), rest.first().map(|d| d.parse::<u32>().is_ok()).unwrap_or(true)) {
+                (Some(x1), Some(y1), Some(x2), Some(y2), true)
+                    if (x1, y1) == (x2, y2)
+                        && rest
+                            .first()
+                            .and_then(|d| d.parse::<u64>().ok())
+                            .is_some_and(|d| d >= super::LONG_PRESS_MS) =>
+                {
+                    // A swipe that stays put for long is how Android scripts a long press.
+                    phone.long_press(x1, y1);
+                    ok("")
+                }
                 (Some(x1), Some(y1), Some(x2), Some(y2), true) => {
                     const STEPS: usize = 10;
                     phone.touch(TouchAction::Down, 0, x1, y1);

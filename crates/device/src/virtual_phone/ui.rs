@@ -192,6 +192,8 @@ pub struct View<'a> {
     pub density: u32,
     pub launcher: Vec<LauncherEntry<'a>>,
     pub installed: Option<InstalledView<'a>>,
+    pub recents: Vec<(Launch, &'a str)>,
+    pub volume_overlay: Option<u32>,
     pub hal: &'a super::hal::Hal,
     pub camera: &'a super::media::Camera,
     pub mic: &'a super::media::Microphone,
@@ -207,6 +209,11 @@ pub enum Target {
     Key(KeyCode),
     /// The Recorder's "Play tone" button.
     PlayTone,
+}
+
+/// A card on the recents screen: (x, y, width, height).
+fn recent_card(index: usize, width: f32) -> (f32, f32, f32, f32) {
+    (48.0, STATUS_BAR + 48.0 + index as f32 * 128.0, width - 96.0, 112.0)
 }
 
 /// The Recorder's "Play tone" button: (x, y, width, height).
@@ -252,6 +259,17 @@ pub fn hit_test(screen: &Screen, launcher: &[Launch], width: f32, height: f32, x
         let (bx, by, bw, bh) = tone_button(width, height);
         return (x >= bx && x <= bx + bw && y >= by && y <= by + bh).then_some(Target::PlayTone);
     }
+    if *screen == Screen::Recents {
+        // `launcher` holds the recent apps here, one card each.
+        return launcher
+            .iter()
+            .enumerate()
+            .find_map(|(i, launch)| {
+                let (cx, cy, cw, ch) = recent_card(i, width);
+                (x >= cx && x <= cx + cw && y >= cy && y <= cy + ch).then(|| Target::Open(launch.clone()))
+            })
+            .or(Some(Target::Key(KeyCode::HOME)));
+    }
     if *screen != Screen::Launcher {
         return None;
     }
@@ -271,6 +289,7 @@ pub fn draw(view: &View) -> Vec<u8> {
     let (w, h) = (view.width as f32, view.height as f32);
     let background = match view.screen {
         Screen::Launcher => Rgb(0x0d, 0x47, 0xa1),
+        Screen::Recents => Rgb(0x26, 0x32, 0x38),
         _ => Rgb(0xfa, 0xfa, 0xfa),
     };
     let mut c = Canvas::new(view.width, view.height, background);
@@ -288,6 +307,10 @@ pub fn draw(view: &View) -> Vec<u8> {
                 installed(&mut c, app);
             }
         }
+        Screen::Recents => recents(&mut c, &view.recents),
+    }
+    if let Some(volume) = view.volume_overlay {
+        volume_overlay(&mut c, volume);
     }
     // Status bar: clock on the left, battery on the right.
     c.rect(0.0, 0.0, w, STATUS_BAR, Rgb(0x00, 0x00, 0x00));
@@ -526,6 +549,36 @@ fn location(c: &mut Canvas, view: &View) {
         c.text(label, x, y + 32.0, 27.0, Weight::Bold, TEXT);
         c.text(value, x, y + 68.0, 26.0, Weight::Regular, MUTED);
     }
+}
+
+fn recents(c: &mut Canvas, apps: &[(Launch, &str)]) {
+    let w = c.width();
+    if apps.is_empty() {
+        c.text_centered("No recent items", w / 2.0, c.height() / 2.0, 30.0, Weight::Regular, WHITE);
+        return;
+    }
+    for (i, (launch, label)) in apps.iter().enumerate() {
+        let (x, y, cw, ch) = recent_card(i, w);
+        let color = match launch {
+            Launch::Builtin(app) => app.color(),
+            Launch::Installed(p) => color_of(p),
+        };
+        c.round_rect(x, y, cw, ch, 16.0, WHITE);
+        c.circle(x + 60.0, y + ch / 2.0, 32.0, color);
+        c.text(label, x + 120.0, y + ch / 2.0 + 12.0, 32.0, Weight::Bold, TEXT);
+    }
+}
+
+fn volume_overlay(c: &mut Canvas, volume: u32) {
+    let (w, h) = (c.width(), c.height());
+    let (x, top, bw, bh) = (w - 96.0, h / 2.0 - 200.0, 56.0, 400.0);
+    c.round_rect(x - 8.0, top - 8.0, bw + 16.0, bh + 64.0, 28.0, Rgb(0x30, 0x30, 0x30));
+    c.round_rect(x, top, bw, bh, 24.0, Rgb(0x60, 0x60, 0x60));
+    let fill = bh * volume as f32 / super::MAX_VOLUME as f32;
+    if fill > 0.0 {
+        c.round_rect(x, top + bh - fill, bw, fill, 24.0, Rgb(0x90, 0xca, 0xf9));
+    }
+    c.text_centered(&volume.to_string(), x + bw / 2.0, top + bh + 44.0, 26.0, Weight::Bold, WHITE);
 }
 
 fn camera(c: &mut Canvas, view: &View) {
