@@ -246,11 +246,11 @@ enum InstanceCommand {
         #[arg(long = "loop")]
         looped: bool,
     },
-    /// Shows a PNG or JPEG picture as the phone's camera.
+    /// Shows a PNG or JPEG picture, or loops an H.264 (Annex B) video, as the phone's camera.
     Camera {
         /// Instance id.
         id: String,
-        /// The picture.
+        /// The picture or video file.
         picture: PathBuf,
     },
     /// Feeds a 16-bit PCM WAV file into the phone's microphone.
@@ -582,7 +582,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let bytes =
                         std::fs::read(&picture).with_context(|| format!("cannot read {}", picture.display()))?;
                     let status = client.inject_picture(&id, bytes).await?;
-                    println!("camera shows a {}x{} picture", status.width.unwrap_or(0), status.height.unwrap_or(0));
+                    let what = if status.source.as_deref() == Some("video") { "video" } else { "picture" };
+                    println!("camera shows a {}x{} {what}", status.width.unwrap_or(0), status.height.unwrap_or(0));
                 }
                 InstanceCommand::Mic { id, wav, looped } => {
                     let bytes = std::fs::read(&wav).with_context(|| format!("cannot read {}", wav.display()))?;

@@ -19,7 +19,7 @@ use cloudphone_device::storage::{FsError, Metadata, SandboxPath};
 use cloudphone_device::virtual_phone::media::{self, OUTPUT_RATE};
 use cloudphone_device::virtual_phone::{ChangeReport, InstalledPackage, PackageError};
 use cloudphone_device::{Device, Frame, NewDevice, PhoneState, ShellOutput, VirtualPhone};
-use cloudphone_media::{EncodedFrame, EncoderSettings, VideoEncoder};
+use cloudphone_media::{EncodedFrame, EncoderSettings, LoopingVideo, VideoEncoder};
 use cloudphone_protocol::ControlMessage;
 use tokio::sync::broadcast;
 
@@ -128,6 +128,8 @@ pub struct Phone {
     persisting: Mutex<()>,
     /// The scripted input being played, if any.
     playback: Mutex<Option<Playback>>,
+    /// A video file looping into the camera, if any: its stop flag.
+    camera_feed: Mutex<Option<Arc<std::sync::atomic::AtomicBool>>>,
     /// An audio file being fed into the microphone, if any.
     mic_feed: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The last seconds of what the phone played, and when it was last drained.
@@ -275,13 +277,64 @@ impl Phone {
     /// Shows a picture (PNG or JPEG) as the camera's source.
     pub fn inject_picture(&self, bytes: &[u8]) -> Result<(u32, u32), DeviceError> {
         let frame = media::decode_picture(bytes)?;
+        self.stop_camera_feed();
         let size = (frame.width, frame.height);
         self.device().camera_frame(frame, media::CameraSource::Picture)?;
         Ok(size)
     }
 
-    /// Turns an injected camera source off.
+    /// Loops an H.264 (Annex B) video file into the camera at `fps`, replacing any picture or
+    /// video shown. Returns the size of its first picture.
+    pub fn inject_video(self: &Arc<Self>, stream: Vec<u8>, fps: f64) -> Result<(u32, u32), DeviceError> {
+        if !(1.0..=60.0).contains(&fps) {
+            return Err(DeviceError::InvalidInput(format!("video at {fps} fps: give 1 to 60")));
+        }
+        let mut video = LoopingVideo::new(stream).map_err(|e| DeviceError::InvalidInput(format!("video: {e}")))?;
+        let first = video.next_picture().map_err(|e| DeviceError::InvalidInput(format!("video: {e}")))?;
+        let size = (first.width, first.height);
+        self.stop_camera_feed();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        *self.camera_feed.lock().unwrap_or_else(|p| p.into_inner()) = Some(stop.clone());
+        let weak = Arc::downgrade(self);
+        let period = Duration::from_secs_f64(1.0 / fps);
+        // Decoding is CPU work: a thread of its own, not the async runtime's.
+        let spawned = std::thread::Builder::new().name(format!("camera-{}", self.id)).spawn(move || {
+            let mut picture = Ok(first);
+            let mut due = Instant::now();
+            loop {
+                let Some(phone) = weak.upgrade().filter(|p| !p.is_retired()) else { return };
+                if stop.load(Ordering::Acquire) {
+                    return;
+                }
+                match picture {
+                    Ok(p) => {
+                        let frame = media::CameraFrame { width: p.width, height: p.height, rgba: p.rgba };
+                        let _ = phone.device().camera_frame(frame, media::CameraSource::Video);
+                    }
+                    Err(e) => {
+                        tracing::warn!(phone = %phone.id, error = %e, "camera video stopped");
+                        return;
+                    }
+                }
+                drop(phone);
+                picture = video.next_picture();
+                due += period;
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            }
+        });
+        spawned.map_err(|e| DeviceError::InvalidInput(format!("video: cannot start: {e}")))?;
+        Ok(size)
+    }
+
+    fn stop_camera_feed(&self) {
+        if let Some(stop) = self.camera_feed.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            stop.store(true, Ordering::Release);
+        }
+    }
+
+    /// Turns an injected picture or video off.
     pub fn clear_camera(&self) {
+        self.stop_camera_feed();
         self.device().clear_camera();
     }
 
@@ -509,6 +562,7 @@ impl Drop for Phone {
         self.ticker.abort();
         self.stop_playback();
         self.stop_audio_injection();
+        self.stop_camera_feed();
         let _ = self.encoder.send(EncoderCommand::Stop);
     }
 }
@@ -673,6 +727,7 @@ impl DeviceHost {
                 persisting: Mutex::new(()),
                 playback: Mutex::new(None),
                 mic_feed: Mutex::new(None),
+                camera_feed: Mutex::new(None),
                 audio_out: Mutex::new((std::collections::VecDeque::new(), Instant::now())),
                 retired: std::sync::atomic::AtomicBool::new(false),
                 video,
@@ -898,6 +953,24 @@ mod tests {
         assert!(phone.inject_picture(b"nope").is_err());
         phone.clear_camera();
         assert_eq!(phone.camera().2, None);
+
+        // A looping video: frames keep coming, from the video source.
+        let mut encoder = VideoEncoder::new(EncoderSettings::default());
+        let mut stream = Vec::new();
+        for (i, shade) in [30u8, 220].into_iter().enumerate() {
+            stream.extend(encoder.encode(&[shade, 0, 0, 255].repeat(32 * 24), 32, 24, i as u64).unwrap().data);
+        }
+        assert_eq!(phone.inject_video(stream, 30.0).unwrap(), (32, 24));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (frames, source, size) = phone.camera();
+        assert!(frames >= 5, "{frames} frames in 0.3 s at 30 fps");
+        assert_eq!((source, size), (Some(media::CameraSource::Video), Some((32, 24))));
+        assert!(phone.inject_video(b"garbage".to_vec(), 30.0).is_err());
+        phone.clear_camera();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let stopped = phone.camera().0;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(phone.camera().0, stopped, "no frames after clearing");
 
         // 0.2 s of a loud tone into the microphone, in real time.
         let tone: Vec<i16> = (0..3200).map(|i| ((i as f32 * 0.3).sin() * 20_000.0) as i16).collect();

@@ -142,6 +142,85 @@ impl VideoEncoder {
     }
 }
 
+/// A decoded picture, straight RGBA.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodedPicture {
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+    /// `width * height * 4` bytes.
+    pub rgba: Vec<u8>,
+}
+
+/// The largest video accepted, per side.
+const MAX_VIDEO_SIDE: usize = 1920;
+
+/// Plays an H.264 Annex B file picture by picture, starting over at the end. Only one picture
+/// is decoded at a time, so a long file costs its own size in memory, not its pictures'.
+pub struct LoopingVideo {
+    stream: Vec<u8>,
+    /// Byte ranges of the NAL units in `stream`.
+    nals: Vec<std::ops::Range<usize>>,
+    next: usize,
+    decoder: openh264::decoder::Decoder,
+}
+
+impl LoopingVideo {
+    /// Reads a file; fails unless it decodes to at least one picture of a sane size.
+    pub fn new(stream: Vec<u8>) -> Result<LoopingVideo, MediaError> {
+        let base = stream.as_ptr() as usize;
+        let nals: Vec<std::ops::Range<usize>> = openh264::nal_units(&stream)
+            .map(|nal| {
+                let start = nal.as_ptr() as usize - base;
+                start..start + nal.len()
+            })
+            .collect();
+        if nals.is_empty() {
+            return Err(MediaError::Codec("not an H.264 Annex B stream (no start codes)".into()));
+        }
+        let decoder = openh264::decoder::Decoder::new().map_err(|e| MediaError::Codec(e.to_string()))?;
+        let mut video = LoopingVideo { stream, nals, next: 0, decoder };
+        video.next_picture()?;
+        video.restart()?;
+        Ok(video)
+    }
+
+    fn restart(&mut self) -> Result<(), MediaError> {
+        self.next = 0;
+        self.decoder = openh264::decoder::Decoder::new().map_err(|e| MediaError::Codec(e.to_string()))?;
+        Ok(())
+    }
+
+    /// The next picture, from the start again after the last.
+    pub fn next_picture(&mut self) -> Result<DecodedPicture, MediaError> {
+        use openh264::formats::YUVSource;
+        // At most two passes: the rest of this one, then a whole new one.
+        let mut restarted = false;
+        loop {
+            if self.next >= self.nals.len() {
+                if restarted {
+                    return Err(MediaError::Codec("the stream has no decodable picture".into()));
+                }
+                self.restart()?;
+                restarted = true;
+            }
+            let range = self.nals[self.next].clone();
+            self.next += 1;
+            let decoded = self.decoder.decode(&self.stream[range]).map_err(|e| MediaError::Codec(e.to_string()))?;
+            if let Some(yuv) = decoded {
+                let (w, h) = yuv.dimensions();
+                if w == 0 || h == 0 || w > MAX_VIDEO_SIDE || h > MAX_VIDEO_SIDE {
+                    return Err(MediaError::BadSize { width: w as u32, height: h as u32 });
+                }
+                let mut rgba = vec![0; w * h * 4];
+                yuv.write_rgba8(&mut rgba);
+                return Ok(DecodedPicture { width: w as u32, height: h as u32, rgba });
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +270,24 @@ mod tests {
         // So does a release.
         enc.release();
         assert!(enc.encode(&picture(32, 64, 4), 32, 64, 132_000).unwrap().keyframe);
+    }
+
+    #[test]
+    fn a_looping_video_plays_its_pictures_in_order_and_again() {
+        let mut enc = VideoEncoder::new(EncoderSettings::default());
+        let mut stream = Vec::new();
+        for (i, shade) in [20u8, 200, 110].into_iter().enumerate() {
+            stream.extend(
+                enc.encode(&[shade, shade, shade, 255].repeat(64 * 48), 64, 48, i as u64 * 33_000).unwrap().data,
+            );
+        }
+        let mut video = LoopingVideo::new(stream).unwrap();
+        let shades: Vec<u8> = (0..6).map(|_| video.next_picture().unwrap().rgba[0]).collect();
+        let near = |a: u8, b: u8| a.abs_diff(b) < 12;
+        assert!(near(shades[0], 20) && near(shades[1], 200) && near(shades[2], 110), "{shades:?}");
+        assert!(near(shades[3], 20) && near(shades[4], 200), "then again from the start: {shades:?}");
+        assert!(LoopingVideo::new(b"no start codes here".to_vec()).is_err());
+        assert!(LoopingVideo::new(vec![0, 0, 0, 1, 0x65, 1, 2, 3]).is_err(), "a start code but no picture");
     }
 
     #[test]

@@ -441,7 +441,8 @@ impl Client {
         Ok(())
     }
 
-    /// Shows a PNG or JPEG picture as the phone's camera source (VMOS `injectPicture`).
+    /// Shows a PNG or JPEG picture, or loops an H.264 Annex B video at 30 fps, as the phone's
+    /// camera source (VMOS `injectPicture`).
     pub async fn inject_picture(
         &self,
         id: &str,

@@ -475,13 +475,24 @@ async fn delete_playback(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `?fps=30` for videos.
+#[derive(serde::Deserialize, Default)]
+struct FpsQuery {
+    #[serde(default)]
+    fps: Option<f64>,
+}
+
 async fn put_camera(
     State(app): State<AppState>,
     Extension(tenant): Extension<Tenant>,
     Path(id): Path<String>,
+    query: Result<axum::extract::Query<FpsQuery>, axum::extract::rejection::QueryRejection>,
     body: Bytes,
 ) -> HttpResult<Response> {
-    Ok(Json(app.instances.inject_picture(&tenant.id, &id, body.to_vec()).await?).into_response())
+    let fps = query
+        .map(|q| q.0.fps.unwrap_or(30.0))
+        .map_err(|e| ApiError::with_message(ErrorCode::InvalidParameter, e.to_string()))?;
+    Ok(Json(app.instances.inject_camera(&tenant.id, &id, body.to_vec(), fps).await?).into_response())
 }
 
 async fn get_camera(

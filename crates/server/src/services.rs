@@ -425,11 +425,13 @@ impl Instances {
         Ok(())
     }
 
-    /// Shows a picture as the camera's source.
-    pub async fn inject_picture(&self, tenant: &str, id: &str, bytes: Vec<u8>) -> HttpResult<CameraStatus> {
+    /// Shows a picture (PNG, JPEG), or loops an H.264 Annex B video at `fps`, as the camera.
+    pub async fn inject_camera(&self, tenant: &str, id: &str, bytes: Vec<u8>, fps: f64) -> HttpResult<CameraStatus> {
         let phone = self.phone(tenant, id).await?;
         let probe = phone.clone();
-        blocking(move || probe.inject_picture(&bytes)).await??;
+        let is_video = bytes.starts_with(&[0, 0, 0, 1]) || bytes.starts_with(&[0, 0, 1]);
+        blocking(move || if is_video { probe.inject_video(bytes, fps) } else { probe.inject_picture(&bytes) })
+            .await??;
         Ok(camera_status(&phone))
     }
 
