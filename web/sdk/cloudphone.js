@@ -9,8 +9,10 @@
 /** @typedef {"down" | "up" | "press"} KeyAction */
 /**
  * @typedef {{type: "touch", action: TouchAction, pointer_id: number, x: number, y: number, width: number, height: number}
+ *   | {type: "scroll", x: number, y: number, dx: number, dy: number, width: number, height: number}
  *   | {type: "key", action: KeyAction, keycode: string}
- *   | {type: "text", text: string}} ControlMessage
+ *   | {type: "text", text: string}
+ *   | {type: "clipboard", text: string}} ControlMessage
  */
 /**
  * @typedef {object} ConnectOptions
@@ -146,6 +148,14 @@ export class CloudPhoneSession {
   }
 
   /**
+   * Copies text into the phone's clipboard.
+   * @param {string} text
+   */
+  clipboard(text) {
+    this.send({ type: "clipboard", text });
+  }
+
+  /**
    * Text typed into the phone's focused field.
    * @param {string} text
    */
@@ -219,6 +229,25 @@ export function attachPointerInput(session, video) {
   };
   const onUp = onEnd("up");
   const onCancel = onEnd("cancel");
+  /** @param {WheelEvent} e */
+  const onWheel = (e) => {
+    const rect = pictureRect(video);
+    const width = video.videoWidth;
+    const height = video.videoHeight;
+    if (!width || !height) return;
+    e.preventDefault();
+    const scale = height / rect.height;
+    session.send({
+      type: "scroll",
+      x: (e.clientX - rect.left) * scale,
+      y: (e.clientY - rect.top) * scale,
+      dx: e.deltaX * scale,
+      dy: e.deltaY * scale,
+      width,
+      height,
+    });
+  };
+  video.addEventListener("wheel", onWheel, { passive: false });
   video.addEventListener("pointerdown", onDown);
   video.addEventListener("pointermove", onMove);
   video.addEventListener("pointerup", onUp);
@@ -229,6 +258,7 @@ export function attachPointerInput(session, video) {
     video.removeEventListener("pointermove", onMove);
     video.removeEventListener("pointerup", onUp);
     video.removeEventListener("pointercancel", onCancel);
+    video.removeEventListener("wheel", onWheel);
   };
 }
 

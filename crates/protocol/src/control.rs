@@ -100,6 +100,22 @@ pub enum ControlMessage {
         /// Height of the viewer's picture, in the same units as `y`.
         height: u32,
     },
+    /// A scroll (mouse wheel, trackpad) at a point: content moves by `dy` (positive: towards
+    /// the end) in the viewer's picture units.
+    Scroll {
+        /// X in the viewer's picture.
+        x: f32,
+        /// Y in the viewer's picture.
+        y: f32,
+        /// Horizontal amount.
+        dx: f32,
+        /// Vertical amount.
+        dy: f32,
+        /// Width of the viewer's picture.
+        width: u32,
+        /// Height of the viewer's picture.
+        height: u32,
+    },
     /// An Android key, by its `KEYCODE_*` name (`KEYCODE_BACK`) or bare name (`BACK`).
     Key {
         /// Down, up or press.
@@ -216,7 +232,7 @@ impl ControlMessage {
     /// The category this message belongs to.
     pub fn category(&self) -> InputCategory {
         match self {
-            ControlMessage::Touch { .. } => InputCategory::Touch,
+            ControlMessage::Touch { .. } | ControlMessage::Scroll { .. } => InputCategory::Touch,
             ControlMessage::Key { .. } => InputCategory::Key,
             ControlMessage::Text { .. } => InputCategory::Text,
             ControlMessage::Sensor(_) => InputCategory::Sensor,

@@ -121,6 +121,8 @@ pub struct VirtualPhone {
     clock_ms: u64,
     /// Screen rotation in quarter turns.
     rotation: u32,
+    /// How far the current screen's content is scrolled up, pixels.
+    scroll: f32,
     /// Whether the display is on (POWER toggles it).
     screen_on: bool,
     /// Apps opened, most recent first.
@@ -182,6 +184,7 @@ impl VirtualPhone {
             foreground_activity: None,
             clock_ms: 0,
             rotation: 0,
+            scroll: 0.0,
             screen_on: true,
             recents: Vec::new(),
             volume_overlay_until: 0,
@@ -427,8 +430,34 @@ impl VirtualPhone {
         if self.screen != screen {
             self.screen = screen;
             self.trail.clear();
+            self.scroll = 0.0;
             self.dirty = true;
         }
+    }
+
+    /// How far the current screen can scroll.
+    fn max_scroll(&self) -> f32 {
+        let (w, h) = (self.width as f32, self.height as f32);
+        let content = match &self.screen {
+            Screen::Launcher => ui::launcher_content_height(self.launcher_targets().len(), w, h),
+            Screen::Builtin(App::Notes) => ui::notes_content_height(&self.state.notes, w) + 24.0,
+            _ => return 0.0,
+        };
+        (content - ui::viewport_bottom(h)).max(0.0)
+    }
+
+    /// Scrolls the current screen's content by `dy` pixels (positive: towards the end).
+    pub fn scroll_by(&mut self, dy: f32) {
+        let to = (self.scroll + dy).clamp(0.0, self.max_scroll());
+        if to != self.scroll {
+            self.scroll = to;
+            self.dirty = true;
+        }
+    }
+
+    /// How far the current screen is scrolled.
+    pub fn scroll_offset(&self) -> f32 {
+        self.scroll
     }
 
     /// The media volume, 0 to [`MAX_VOLUME`] (a persisted setting, as on Android).
@@ -488,8 +517,17 @@ impl VirtualPhone {
                 self.pointers.insert(pointer_id, Pointer { start: (x, y), at: (x, y), down_ms: self.clock_ms });
             }
             TouchAction::Move => {
+                let mut drag = 0.0;
                 if let Some(p) = self.pointers.get_mut(&pointer_id) {
+                    // Content follows a finger dragged past the tap slop.
+                    let far = ((x - p.start.0).powi(2) + (y - p.start.1).powi(2)).sqrt() > TAP_SLOP;
+                    if far {
+                        drag = p.at.1 - y;
+                    }
                     p.at = (x, y);
+                }
+                if drag != 0.0 && self.pointers.len() == 1 && self.screen != Screen::Builtin(App::Touch) {
+                    self.scroll_by(drag);
                 }
             }
             TouchAction::Up => {
@@ -517,7 +555,7 @@ impl VirtualPhone {
     fn tap(&mut self, x: f32, y: f32) {
         self.speaker.click();
         let launcher = if self.screen == Screen::Recents { self.recents.clone() } else { self.launcher_targets() };
-        match ui::hit_test(&self.screen, &launcher, self.width as f32, self.height as f32, x, y) {
+        match ui::hit_test(&self.screen, &launcher, self.scroll, self.width as f32, self.height as f32, x, y) {
             Some(ui::Target::Open(ui::Launch::Builtin(app))) => self.show(Screen::Builtin(app)),
             Some(ui::Target::Open(ui::Launch::Installed(package))) => {
                 // A launcher icon exists only for an installed app with a launcher activity.
@@ -748,6 +786,7 @@ impl VirtualPhone {
                 })
                 .collect(),
             volume_overlay: (self.clock_ms < self.volume_overlay_until).then(|| self.volume()),
+            scroll: self.scroll,
             hal: &self.hal,
             camera: &self.camera,
             mic: &self.mic,
@@ -787,6 +826,15 @@ impl Device for VirtualPhone {
                 }
             }
             ControlMessage::Text { text } => self.type_text(text),
+            ControlMessage::Scroll { x, y, dy, width, height, .. } => {
+                self.scale(*x, *y, *width, *height)?;
+                if !dy.is_finite() {
+                    return Err(DeviceError::InvalidInput("scroll amount must be a number".into()));
+                }
+                if self.screen_on {
+                    self.scroll_by(dy * self.height as f32 / *height as f32);
+                }
+            }
             ControlMessage::Sensor(reading) => self.sensor(reading)?,
             ControlMessage::Location(fix) => self.set_location(fix, hal::LocationSource::Viewer)?,
             ControlMessage::Clipboard { text } => self.set_clipboard(text, hal::ClipboardOrigin::Viewer)?,
@@ -1143,6 +1191,35 @@ mod identity_tests {
         assert_eq!(phone.notes(), "held");
         phone.shell("input swipe 300 400 300 400 600");
         assert_eq!(phone.notes(), "heldheld", "a still swipe is a long press");
+    }
+
+    #[test]
+    fn dragging_and_the_wheel_scroll_long_content() {
+        let mut phone = VirtualPhone::factory("k3");
+        // Nothing to scroll on a launcher that fits.
+        phone.shell("input swipe 360 900 360 300");
+        assert_eq!(phone.scroll_offset(), 0.0);
+        phone.shell("monkey -p com.cloudphone.notes 1");
+        for i in 0..40 {
+            phone.shell(&format!("input text line{i} && input keyevent ENTER"));
+        }
+        let top = phone.screenshot();
+        phone.shell("input swipe 360 900 360 500");
+        let scrolled = phone.scroll_offset();
+        assert!(scrolled > 300.0, "dragged up by about 400 px: {scrolled}");
+        assert_ne!(phone.screenshot().rgba, top.rgba);
+        phone
+            .inject(&ControlMessage::Scroll { x: 100.0, y: 100.0, dx: 0.0, dy: -10_000.0, width: 720, height: 1280 })
+            .unwrap();
+        assert_eq!(phone.scroll_offset(), 0.0, "the wheel scrolls back, clamped at the top");
+        assert_eq!(phone.screenshot().rgba, top.rgba);
+        phone
+            .inject(&ControlMessage::Scroll { x: 1.0, y: 1.0, dx: 0.0, dy: 10_000.0, width: 720, height: 1280 })
+            .unwrap();
+        let bottom = phone.scroll_offset();
+        assert!(bottom > 0.0 && bottom < 2_000.0, "clamped at the end: {bottom}");
+        let bad = ControlMessage::Scroll { x: 1.0, y: 1.0, dx: 0.0, dy: f32::NAN, width: 720, height: 1280 };
+        assert!(phone.inject(&bad).is_err());
     }
 
     #[test]

@@ -193,6 +193,8 @@ pub struct View<'a> {
     pub launcher: Vec<LauncherEntry<'a>>,
     pub installed: Option<InstalledView<'a>>,
     pub recents: Vec<(Launch, &'a str)>,
+    /// How far the screen's content is scrolled up.
+    pub scroll: f32,
     pub volume_overlay: Option<u32>,
     pub hal: &'a super::hal::Hal,
     pub camera: &'a super::media::Camera,
@@ -249,7 +251,15 @@ fn nav_center(i: usize, width: f32, height: f32) -> (f32, f32) {
 }
 
 /// What a tap at (x, y) hits on `screen`, whose launcher shows `launcher` in order.
-pub fn hit_test(screen: &Screen, launcher: &[Launch], width: f32, height: f32, x: f32, y: f32) -> Option<Target> {
+pub fn hit_test(
+    screen: &Screen,
+    launcher: &[Launch],
+    scroll: f32,
+    width: f32,
+    height: f32,
+    x: f32,
+    y: f32,
+) -> Option<Target> {
     if y >= height - NAV_BAR {
         let i = ((x / width) * 4.0 - 1.0).round().clamp(0.0, 2.0) as usize;
         let (cx, _) = nav_center(i, width, height);
@@ -273,8 +283,12 @@ pub fn hit_test(screen: &Screen, launcher: &[Launch], width: f32, height: f32, x
     if *screen != Screen::Launcher {
         return None;
     }
+    if y < STATUS_BAR {
+        return None;
+    }
     launcher.iter().enumerate().find_map(|(i, launch)| {
         let (cx, cy) = icon_center(i, width, height);
+        let cy = cy - scroll;
         let d = ((x - cx).powi(2) + (y - cy).powi(2)).sqrt();
         (d <= ICON_RADIUS * 1.2).then(|| Target::Open(launch.clone()))
     })
@@ -294,7 +308,7 @@ pub fn draw(view: &View) -> Vec<u8> {
     };
     let mut c = Canvas::new(view.width, view.height, background);
     match &view.screen {
-        Screen::Launcher => launcher(&mut c, &view.launcher),
+        Screen::Launcher => launcher(&mut c, &view.launcher, view.scroll),
         Screen::Builtin(App::Settings) => settings(&mut c, view),
         Screen::Builtin(App::Notes) => notes(&mut c, view),
         Screen::Builtin(App::Touch) => touch(&mut c, view),
@@ -374,10 +388,30 @@ fn fit(label: &str, size: f32, width: f32) -> String {
     format!("{out}…")
 }
 
-fn launcher(c: &mut Canvas, entries: &[LauncherEntry]) {
+/// How far the launcher's icons reach below the top, for `count` icons.
+pub fn launcher_content_height(count: usize, width: f32, height: f32) -> f32 {
+    let rows = count.div_ceil(columns(width, height));
+    GRID_TOP + rows as f32 * ROW_HEIGHT
+}
+
+/// How far the Notes text reaches below the top.
+pub fn notes_content_height(text: &str, width: f32) -> f32 {
+    STATUS_BAR + TITLE_BAR + 24.0 + 52.0 + Canvas::wrap(text, 30.0, width - 96.0).len() as f32 * 42.0
+}
+
+/// The height content may use: between the status bar and the nav bar.
+pub fn viewport_bottom(height: f32) -> f32 {
+    height - NAV_BAR
+}
+
+fn launcher(c: &mut Canvas, entries: &[LauncherEntry], scroll: f32) {
     let (w, h) = (c.width(), c.height());
     for (i, entry) in entries.iter().enumerate() {
         let (cx, cy) = icon_center(i, w, h);
+        let cy = cy - scroll;
+        if cy + ICON_RADIUS + 60.0 < STATUS_BAR || cy - ICON_RADIUS > h - NAV_BAR {
+            continue;
+        }
         match (&entry.launch, entry.icon) {
             (_, Some(icon)) => draw_icon(c, cx, cy, icon),
             (Launch::Builtin(app), None) => {
@@ -479,9 +513,14 @@ fn notes(c: &mut Canvas, view: &View) {
         c.text("Type or paste text here", 48.0, top + 52.0, 30.0, Weight::Regular, Rgb(0xbd, 0xbd, 0xbd));
     }
     let lines = Canvas::wrap(view.notes, 30.0, w - 96.0);
-    let mut baseline = top + 52.0;
+    let mut baseline = top + 52.0 - view.scroll;
     let last = lines.len().saturating_sub(1);
     for (i, line) in lines.iter().enumerate() {
+        // Lines scrolled out of the text area are not drawn over the title or nav bar.
+        if baseline < top + 30.0 || baseline > h - NAV_BAR - 24.0 {
+            baseline += 42.0;
+            continue;
+        }
         c.text(line, 48.0, baseline, 30.0, Weight::Regular, TEXT);
         if i == last {
             // The caret after the last character.
@@ -675,22 +714,42 @@ mod tests {
             App::ALL.iter().map(|a| Launch::Builtin(*a)).chain([Launch::Installed("com.x.y".into())]).collect();
         for (i, launch) in launcher.iter().enumerate() {
             let (x, y) = icon_center(i, 720.0, 1280.0);
-            assert_eq!(hit_test(&Screen::Launcher, &launcher, 720.0, 1280.0, x, y), Some(Target::Open(launch.clone())));
             assert_eq!(
-                hit_test(&Screen::Builtin(App::Notes), &launcher, 720.0, 1280.0, x, y),
+                hit_test(&Screen::Launcher, &launcher, 0.0, 720.0, 1280.0, x, y),
+                Some(Target::Open(launch.clone()))
+            );
+            assert_eq!(
+                hit_test(&Screen::Builtin(App::Notes), &launcher, 0.0, 720.0, 1280.0, x, y),
                 None,
                 "icons are hidden behind apps"
             );
         }
-        assert_eq!(hit_test(&Screen::Launcher, &launcher, 720.0, 1280.0, 700.0, 900.0), None);
+        assert_eq!(hit_test(&Screen::Launcher, &launcher, 0.0, 720.0, 1280.0, 700.0, 900.0), None);
+    }
+
+    #[test]
+    fn scrolled_icons_are_hit_where_they_are_drawn() {
+        let launcher: Vec<Launch> = (0..30).map(|i| Launch::Installed(format!("com.app.n{i}"))).collect();
+        let (x, y) = icon_center(8, 720.0, 1280.0);
+        let scrolled = hit_test(&Screen::Launcher, &launcher, ROW_HEIGHT, 720.0, 1280.0, x, y - ROW_HEIGHT);
+        assert_eq!(scrolled, Some(Target::Open(Launch::Installed("com.app.n8".into()))));
+        assert_eq!(
+            hit_test(&Screen::Launcher, &launcher, ROW_HEIGHT, 720.0, 1280.0, 90.0, 20.0),
+            None,
+            "not under the status bar"
+        );
+        assert!(launcher_content_height(30, 720.0, 1280.0) > 1280.0, "30 icons overflow an upright screen");
     }
 
     #[test]
     fn nav_bar_targets() {
         let y = 1280.0 - 40.0;
-        assert_eq!(hit_test(&Screen::Launcher, &[], 720.0, 1280.0, 180.0, y), Some(Target::Key(KeyCode::BACK)));
-        assert_eq!(hit_test(&Screen::Launcher, &[], 720.0, 1280.0, 360.0, y), Some(Target::Key(KeyCode::HOME)));
-        assert_eq!(hit_test(&Screen::Launcher, &[], 720.0, 1280.0, 540.0, y), Some(Target::Key(KeyCode::APP_SWITCH)));
-        assert_eq!(hit_test(&Screen::Launcher, &[], 720.0, 1280.0, 10.0, y), None);
+        assert_eq!(hit_test(&Screen::Launcher, &[], 0.0, 720.0, 1280.0, 180.0, y), Some(Target::Key(KeyCode::BACK)));
+        assert_eq!(hit_test(&Screen::Launcher, &[], 0.0, 720.0, 1280.0, 360.0, y), Some(Target::Key(KeyCode::HOME)));
+        assert_eq!(
+            hit_test(&Screen::Launcher, &[], 0.0, 720.0, 1280.0, 540.0, y),
+            Some(Target::Key(KeyCode::APP_SWITCH))
+        );
+        assert_eq!(hit_test(&Screen::Launcher, &[], 0.0, 720.0, 1280.0, 10.0, y), None);
     }
 }
