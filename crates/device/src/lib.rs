@@ -5,7 +5,7 @@
 //! time), pictures and command output come out. It does no I/O of its own and owns no threads;
 //! the device host (crate `cloudphone-host`) gives it time, persists it and streams it.
 
-mod civil;
+pub mod clock;
 pub mod identity;
 pub mod keycode;
 pub mod playback;

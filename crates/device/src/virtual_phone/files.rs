@@ -2,7 +2,6 @@
 //! toybox's output formats. The shell starts in `/`, as `adb shell` does.
 
 use super::VirtualPhone;
-use crate::civil::DateTime;
 use crate::storage::{FsError, Metadata, SandboxPath};
 use crate::{Device, ShellOutput};
 
@@ -22,15 +21,16 @@ fn flags_and_paths<'a>(args: &[&'a str]) -> (String, Vec<&'a str>) {
     (flags, paths)
 }
 
-fn long_line(name: &str, m: &Metadata) -> String {
+fn long_line(name: &str, m: &Metadata, zone: &str) -> String {
     let (mode, links, size) = if m.is_dir { ("drwxrwx--x", 2, 4096) } else { ("-rw-rw----", 1, m.size) };
-    format!("{mode} {links} root sdcard_rw {size:>8} {} {name}\n", DateTime::from_unix_ms(m.modified_ms).ls_time())
+    format!("{mode} {links} root sdcard_rw {size:>8} {} {name}\n", crate::clock::ls_time(m.modified_ms, zone))
 }
 
 /// `ls [-l] [-a] [-1] [PATH...]`.
 pub fn ls(phone: &mut VirtualPhone, args: &[&str]) -> ShellOutput {
     let (flags, mut paths) = flags_and_paths(args);
     let long = flags.contains('l');
+    let zone = phone.timezone().to_owned();
     if paths.is_empty() {
         paths.push("/");
     }
@@ -45,7 +45,7 @@ pub fn ls(phone: &mut VirtualPhone, args: &[&str]) -> ShellOutput {
                 failed = true;
             }
             Ok(m) if !m.is_dir => {
-                stdout.push_str(&if long { long_line(shown, &m) } else { format!("{shown}\n") });
+                stdout.push_str(&if long { long_line(shown, &m, &zone) } else { format!("{shown}\n") });
             }
             Ok(_) => {
                 if many {
@@ -68,7 +68,7 @@ pub fn ls(phone: &mut VirtualPhone, args: &[&str]) -> ShellOutput {
                         entries.iter().map(|(_, m)| if m.is_dir { 4 } else { m.size.div_ceil(4096) * 4 }).sum();
                     stdout.push_str(&format!("total {blocks}\n"));
                     for (n, m) in entries {
-                        stdout.push_str(&long_line(&n, &m));
+                        stdout.push_str(&long_line(&n, &m, &zone));
                     }
                 } else {
                     for n in names {

@@ -270,6 +270,7 @@ impl VirtualPhone {
                         self.state.persist.insert(k.clone(), v.clone());
                     }
                     self.properties.insert(k, v);
+                    self.refresh_clock();
                 }
                 Change::Modem(k, v) => {
                     let m = &mut identity.modem;
@@ -322,6 +323,20 @@ impl VirtualPhone {
             }
         }
         all
+    }
+
+    /// The phone's time zone (`persist.sys.timezone`).
+    pub fn timezone(&self) -> &str {
+        self.property("persist.sys.timezone").unwrap_or("UTC")
+    }
+
+    /// Redraws the status bar clock when the local minute changed (time passing, or a new zone).
+    fn refresh_clock(&mut self) {
+        let clock = crate::clock::status_bar(self.clock_ms, self.timezone());
+        if clock != self.clock {
+            self.clock = clock;
+            self.dirty = true;
+        }
     }
 
     /// The panel's size in its natural (upright) orientation.
@@ -401,6 +416,7 @@ impl VirtualPhone {
                 self.state.persist.insert(name.to_owned(), value.to_owned());
                 self.state_version += 1;
             }
+            self.refresh_clock();
             self.dirty = true;
         }
         true
@@ -849,16 +865,11 @@ impl Device for VirtualPhone {
     fn tick(&mut self, unix_millis: u64) {
         let overlay_was_on = self.clock_ms < self.volume_overlay_until;
         self.clock_ms = unix_millis;
+        self.refresh_clock();
         if overlay_was_on && self.clock_ms >= self.volume_overlay_until {
             self.dirty = true;
         }
         if std::mem::take(&mut self.hal_redraw) {
-            self.dirty = true;
-        }
-        let minutes_of_day = (unix_millis / 60_000) % (24 * 60);
-        let clock = format!("{:02}:{:02}", minutes_of_day / 60, minutes_of_day % 60);
-        if clock != self.clock {
-            self.clock = clock;
             self.dirty = true;
         }
     }
@@ -1220,6 +1231,20 @@ mod identity_tests {
         assert!(bottom > 0.0 && bottom < 2_000.0, "clamped at the end: {bottom}");
         let bad = ControlMessage::Scroll { x: 1.0, y: 1.0, dx: 0.0, dy: f32::NAN, width: 720, height: 1280 };
         assert!(phone.inject(&bad).is_err());
+    }
+
+    #[test]
+    fn the_clock_follows_the_time_zone() {
+        let mut phone = VirtualPhone::factory("t8");
+        phone.shell("setprop persist.sys.timezone UTC");
+        phone.tick(1_700_000_000_000);
+        assert_eq!(phone.clock, "22:13");
+        assert_eq!(phone.shell("date").stdout, "Tue Nov 14 22:13:20 UTC 2023\n");
+        phone.take_frame();
+        phone.apply(&[Change::Property("persist.sys.timezone".into(), "Asia/Kolkata".into())]).unwrap();
+        assert_eq!(phone.clock, "03:43", "India is 5:30 ahead");
+        assert!(phone.take_frame().is_some(), "the status bar is redrawn at once");
+        assert_eq!(phone.shell("date").stdout, "Wed Nov 15 03:43:20 IST 2023\n");
     }
 
     #[test]

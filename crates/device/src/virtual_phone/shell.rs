@@ -8,7 +8,6 @@ use super::VirtualPhone;
 use super::files;
 use super::packages::{PackageError, SYSTEM_PACKAGES, system_package};
 use crate::ShellOutput;
-use crate::civil::DateTime;
 use crate::keycode::KeyCode;
 use crate::storage::{FsError, SandboxPath};
 
@@ -259,11 +258,11 @@ fn command(phone: &mut VirtualPhone, words: &[String]) -> ShellOutput {
         ["uname"] => ok("Linux\n"),
         ["uname", "-a"] => ok(format!(
             "Linux localhost 5.15.137-android14-11-g8f8c3c4c1b8e #1 SMP PREEMPT {} aarch64 Toybox\n",
-            DateTime::from_unix_ms(phone.clock_ms).date_command()
+            crate::clock::date_command(phone.clock_ms, "UTC")
         )),
         ["uname", "-r"] => ok("5.15.137-android14-11-g8f8c3c4c1b8e\n"),
         ["uname", "-m"] => ok("aarch64\n"),
-        ["date"] => ok(format!("{}\n", DateTime::from_unix_ms(phone.clock_ms).date_command())),
+        ["date"] => ok(format!("{}\n", crate::clock::date_command(phone.clock_ms, phone.timezone()))),
         ["date", "+%s"] => ok(format!("{}\n", phone.clock_ms / 1000)),
         ["true"] => ok(""),
         ["false"] => fail(1, ""),
