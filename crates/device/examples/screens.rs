@@ -10,7 +10,7 @@ fn main() {
     let steps = [
         ("launcher", ""),
         ("settings", "input tap 90 240"),
-        ("notes", "input keyevent BACK; input tap 270 240; input text Hello%sfrom%sthe%scloud"),
+        ("notes", "input keyevent BACK; input tap 270 240; input text Hello%sfrom%sthe%scloud%s世界%sこんにちは"),
         ("touch", "input keyevent HOME; input tap 450 240; input swipe 100 500 600 900"),
     ];
     let mut app = cloudphone_apk::fixture::App::new("com.example.weather", "Weather Now");

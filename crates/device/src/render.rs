@@ -8,6 +8,8 @@ use tiny_skia::{Color, FillRule, Paint, PathBuilder, Pixmap, Rect, Transform};
 
 static REGULAR: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 static BOLD: &[u8] = include_bytes!("../assets/fonts/DejaVuSans-Bold.ttf");
+/// Android's own fallback font: Chinese, Japanese, Korean and more that DejaVu lacks.
+static FALLBACK: &[u8] = include_bytes!("../assets/fonts/DroidSansFallbackFull.ttf");
 
 /// Which face of the font to draw with.
 #[derive(Clone, Copy, Debug)]
@@ -24,6 +26,18 @@ fn font(weight: Weight) -> &'static FontRef<'static> {
         Weight::Regular => R.get_or_init(|| FontRef::try_from_slice(REGULAR).expect("bundled font parses")),
         Weight::Bold => B.get_or_init(|| FontRef::try_from_slice(BOLD).expect("bundled font parses")),
     }
+}
+
+fn fallback() -> &'static FontRef<'static> {
+    static F: OnceLock<FontRef<'static>> = OnceLock::new();
+    F.get_or_init(|| FontRef::try_from_slice(FALLBACK).expect("bundled font parses"))
+}
+
+/// The font that has a glyph for `ch`: the chosen face, else the fallback (which draws a box
+/// for what neither has, as Android does).
+fn font_for(ch: char, weight: Weight) -> &'static FontRef<'static> {
+    let primary = font(weight);
+    if primary.glyph_id(ch).0 != 0 || ch.is_control() { primary } else { fallback() }
 }
 
 /// An RGB colour.
@@ -108,35 +122,42 @@ impl Canvas {
 
     /// The advance width of `text` at `size` pixels.
     pub fn text_width(text: &str, size: f32, weight: Weight) -> f32 {
-        let scaled = font(weight).as_scaled(PxScale::from(size));
         let mut width = 0.0;
-        let mut prev = None;
+        let mut prev: Option<(ab_glyph::GlyphId, *const FontRef<'static>)> = None;
         for ch in text.chars() {
+            let f = font_for(ch, weight);
+            let scaled = f.as_scaled(PxScale::from(size));
             let id = scaled.glyph_id(ch);
-            if let Some(p) = prev {
+            // Kerning applies only between glyphs of the same font.
+            if let Some((p, pf)) = prev
+                && std::ptr::eq(pf, f)
+            {
                 width += scaled.kern(p, id);
             }
             width += scaled.h_advance(id);
-            prev = Some(id);
+            prev = Some((id, f as *const _));
         }
         width
     }
 
     /// Draws one line of text with its baseline at `baseline`, starting at `x`.
     pub fn text(&mut self, text: &str, x: f32, baseline: f32, size: f32, weight: Weight, color: Rgb) {
-        let scaled = font(weight).as_scaled(PxScale::from(size));
         let (w, h) = (self.pixmap.width() as i32, self.pixmap.height() as i32);
         let data = self.pixmap.data_mut();
         let mut caret = x;
-        let mut prev = None;
+        let mut prev: Option<(ab_glyph::GlyphId, *const FontRef<'static>)> = None;
         for ch in text.chars() {
+            let f = font_for(ch, weight);
+            let scaled = f.as_scaled(PxScale::from(size));
             let id = scaled.glyph_id(ch);
-            if let Some(p) = prev {
+            if let Some((p, pf)) = prev
+                && std::ptr::eq(pf, f)
+            {
                 caret += scaled.kern(p, id);
             }
             let glyph = id.with_scale_and_position(PxScale::from(size), ab_glyph::point(caret, baseline));
             caret += scaled.h_advance(id);
-            prev = Some(id);
+            prev = Some((id, f as *const _));
             let Some(outlined) = scaled.outline_glyph(glyph) else { continue };
             let bounds = outlined.px_bounds();
             outlined.draw(|gx, gy, coverage| {
@@ -188,5 +209,25 @@ impl Canvas {
     /// The canvas as tightly packed RGBA (every pixel is opaque, so premultiplied equals plain).
     pub fn into_rgba(self) -> Vec<u8> {
         self.pixmap.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cjk_falls_back_and_draws() {
+        assert!(std::ptr::eq(font_for('a', Weight::Regular), font(Weight::Regular)));
+        assert!(std::ptr::eq(font_for('世', Weight::Regular), fallback()));
+        // Chinese and Japanese; Korean needs a font of its own (not bundled yet).
+        for ch in ['世', 'あ', 'ア'] {
+            assert_ne!(fallback().glyph_id(ch).0, 0, "{ch}");
+        }
+        let mut canvas = Canvas::new(200, 60, Rgb(255, 255, 255));
+        canvas.text("世界", 10.0, 45.0, 40.0, Weight::Regular, Rgb(0, 0, 0));
+        let dark = canvas.into_rgba().chunks_exact(4).filter(|p| p[0] < 128).count();
+        assert!(dark > 200, "the glyphs are drawn: {dark} dark pixels");
+        assert!(Canvas::text_width("世界", 40.0, Weight::Regular) > 60.0);
     }
 }
