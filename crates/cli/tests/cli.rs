@@ -18,16 +18,21 @@ impl Drop for Up {
     }
 }
 
-fn up() -> Up {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
+/// Starts `cloudphone up` on a free port, its stdout piped.
+fn spawn_up(data_dir: &std::path::Path) -> Child {
+    Command::new(BIN)
         .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir.path())
+        .arg(data_dir)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+fn up() -> Up {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut child = spawn_up(data_dir.path());
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let url = loop {
         let line = lines.next().expect("`up` printed its console URL").unwrap();
@@ -134,14 +139,7 @@ fn environment_credentials_and_clear_errors() {
 #[test]
 fn survives_a_closed_stdout() {
     let data_dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir.path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_up(data_dir.path());
     // Nobody will ever read: the banner meets a broken pipe.
     drop(child.stdout.take());
     let credentials = data_dir.path().join("credentials.json");

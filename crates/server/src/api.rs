@@ -34,6 +34,29 @@ impl MakeRequestId for RandomRequestId {
     }
 }
 
+/// The caller's tenant and the instance a route names: what almost every handler starts from.
+pub struct PhoneRef {
+    /// The authenticated tenant's id.
+    pub tenant: String,
+    /// The `{id}` path segment.
+    pub id: String,
+    /// The `{package}` path segment, on app routes.
+    pub package: Option<String>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PhoneRef {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let tenant = parts.extensions.get::<Tenant>().cloned().ok_or(HttpError::from(ErrorCode::AuthMissing))?;
+        let Path(params): Path<std::collections::HashMap<String, String>> = Path::from_request_parts(parts, state)
+            .await
+            .map_err(|e| HttpError::from(ApiError::with_message(ErrorCode::InvalidParameter, e.to_string())))?;
+        let id = params.get("id").cloned().ok_or(HttpError::from(ErrorCode::RouteNotFound))?;
+        Ok(PhoneRef { tenant: tenant.id, id, package: params.get("package").cloned() })
+    }
+}
+
 /// All routes of the server.
 pub fn router(state: AppState) -> Router {
     let signed = Router::new()
@@ -45,18 +68,18 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/instances/{id}/properties", get(get_properties).patch(patch_properties))
         .route("/v1/instances/{id}/wifi", put(put_wifi))
         .route("/v1/instances/{id}/locale", put(put_locale))
-        .route("/v1/instances/{id}/restart", post(|s, t, p| lifecycle(s, t, p, Lifecycle::Restart)))
-        .route("/v1/instances/{id}/stop", post(|s, t, p| lifecycle(s, t, p, Lifecycle::Stop)))
-        .route("/v1/instances/{id}/start", post(|s, t, p| lifecycle(s, t, p, Lifecycle::Start)))
-        .route("/v1/instances/{id}/reset", post(|s, t, p| lifecycle(s, t, p, Lifecycle::Reset)))
+        .route("/v1/instances/{id}/restart", post(|s, r| lifecycle(s, r, Lifecycle::Restart)))
+        .route("/v1/instances/{id}/stop", post(|s, r| lifecycle(s, r, Lifecycle::Stop)))
+        .route("/v1/instances/{id}/start", post(|s, r| lifecycle(s, r, Lifecycle::Start)))
+        .route("/v1/instances/{id}/reset", post(|s, r| lifecycle(s, r, Lifecycle::Reset)))
         .route("/v1/instances/{id}/new-device", post(new_device))
         .route("/v1/catalogue/models", get(catalogue_models))
         .route("/v1/catalogue/countries", get(catalogue_countries))
         .route("/v1/instances/{id}/apps", get(list_apps))
-        .route("/v1/instances/{id}/apps/{package}", delete(|s, t, p| app_action(s, t, p, AppAction::Uninstall)))
+        .route("/v1/instances/{id}/apps/{package}", delete(|s, r| app_action(s, r, AppAction::Uninstall)))
         .route("/v1/instances/{id}/apps/{package}/start", post(start_app))
-        .route("/v1/instances/{id}/apps/{package}/stop", post(|s, t, p| app_action(s, t, p, AppAction::Stop)))
-        .route("/v1/instances/{id}/apps/{package}/clear", post(|s, t, p| app_action(s, t, p, AppAction::Clear)))
+        .route("/v1/instances/{id}/apps/{package}/stop", post(|s, r| app_action(s, r, AppAction::Stop)))
+        .route("/v1/instances/{id}/apps/{package}/clear", post(|s, r| app_action(s, r, AppAction::Clear)))
         .route("/v1/instances/{id}/files", get(list_files).delete(remove_file))
         .route("/v1/instances/{id}/files/content", get(read_file))
         .route("/v1/instances/{id}/location", get(get_location).put(put_location))
@@ -135,51 +158,37 @@ async fn list_instances(State(app): State<AppState>, Extension(tenant): Extensio
     Ok(Json(InstanceList { instances }).into_response())
 }
 
-async fn get_instance(
-    State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
-) -> HttpResult<Response> {
-    Ok(Json(app.instances.get(&tenant.id, &id).await?).into_response())
+async fn get_instance(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
+    Ok(Json(app.instances.get(&tenant, &id).await?).into_response())
 }
 
-async fn delete_instance(
-    State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
-) -> HttpResult<StatusCode> {
-    app.instances.delete(&tenant.id, &id).await?;
+async fn delete_instance(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<StatusCode> {
+    app.instances.delete(&tenant, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn shell(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
     body: Bytes,
 ) -> HttpResult<Json<ShellResult>> {
     let request: ShellRequest = json_body(&body)?;
-    let out = app.instances.shell(&tenant.id, &id, request.command).await?;
+    let out = app.instances.shell(&tenant, &id, request.command).await?;
     Ok(Json(ShellResult { exit_code: out.exit_code, stdout: out.stdout, stderr: out.stderr }))
 }
 
-async fn screenshot(
-    State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
-) -> HttpResult<Response> {
-    let png = app.instances.screenshot(&tenant.id, &id).await?;
+async fn screenshot(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
+    let png = app.instances.screenshot(&tenant, &id).await?;
     Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "no-store")], png).into_response())
 }
 
 async fn create_session(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
     body: Bytes,
 ) -> HttpResult<Response> {
     let request: CreateSession = json_body(&body)?;
-    let grant = app.sessions.create(&app.instances, &tenant.id, &id, request.allow).await?;
+    let grant = app.sessions.create(&app.instances, &tenant, &id, request.allow).await?;
     Ok((StatusCode::CREATED, Json(grant)).into_response())
 }
 
@@ -203,60 +212,54 @@ async fn signalling_offer(State(app): State<AppState>, headers: HeaderMap, body:
 
 async fn lifecycle(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
     operation: Lifecycle,
 ) -> HttpResult<Response> {
-    Ok(Json(app.instances.lifecycle(&tenant.id, &id, operation).await?).into_response())
+    Ok(Json(app.instances.lifecycle(&tenant, &id, operation).await?).into_response())
 }
 
 async fn new_device(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
     body: Bytes,
 ) -> HttpResult<Response> {
     let request: NewDevice = json_body(&body)?;
-    Ok(Json(app.instances.lifecycle(&tenant.id, &id, Lifecycle::Renew(request)).await?).into_response())
+    Ok(Json(app.instances.lifecycle(&tenant, &id, Lifecycle::Renew(request)).await?).into_response())
 }
 
 async fn get_properties(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
 ) -> HttpResult<Json<PropertiesView>> {
-    Ok(Json(app.instances.properties(&tenant.id, &id).await?))
+    Ok(Json(app.instances.properties(&tenant, &id).await?))
 }
 
 async fn patch_properties(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
     body: Bytes,
 ) -> HttpResult<Json<ChangeReport>> {
     let patch: PropertiesPatch = json_body(&body)?;
     let changes = Instances::patch_changes(patch)?;
-    Ok(Json(app.instances.change(&tenant.id, &id, changes).await?))
+    Ok(Json(app.instances.change(&tenant, &id, changes).await?))
 }
 
 async fn put_wifi(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
     body: Bytes,
 ) -> HttpResult<Json<ChangeReport>> {
     let list: WifiList = json_body(&body)?;
-    Ok(Json(app.instances.set_wifi(&tenant.id, &id, list.networks).await?))
+    Ok(Json(app.instances.set_wifi(&tenant, &id, list.networks).await?))
 }
 
 async fn put_locale(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
     body: Bytes,
 ) -> HttpResult<Json<ChangeReport>> {
     let request: LocaleRequest = json_body(&body)?;
-    Ok(Json(app.instances.set_locale(&tenant.id, &id, request).await?))
+    Ok(Json(app.instances.set_locale(&tenant, &id, request).await?))
 }
 
 async fn catalogue_models() -> Json<serde_json::Value> {
@@ -292,40 +295,34 @@ async fn catalogue_countries() -> Json<serde_json::Value> {
 
 async fn install_app(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
     body: Bytes,
 ) -> HttpResult<Response> {
-    let info = app.instances.install(&tenant.id, &id, body.to_vec()).await?;
+    let info = app.instances.install(&tenant, &id, body.to_vec()).await?;
     Ok((StatusCode::CREATED, Json(info)).into_response())
 }
 
-async fn list_apps(
-    State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
-) -> HttpResult<Response> {
-    Ok(Json(app.instances.apps(&tenant.id, &id).await?).into_response())
+async fn list_apps(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
+    Ok(Json(app.instances.apps(&tenant, &id).await?).into_response())
 }
 
 async fn app_action(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path((id, package)): Path<(String, String)>,
+    PhoneRef { tenant, id, package }: PhoneRef,
     action: AppAction,
 ) -> HttpResult<StatusCode> {
-    app.instances.app_action(&tenant.id, &id, package, action).await?;
+    app.instances.app_action(&tenant, &id, package.unwrap_or_default(), action).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn start_app(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path((id, package)): Path<(String, String)>,
+    PhoneRef { tenant, id, package }: PhoneRef,
     body: Bytes,
 ) -> HttpResult<Json<StartedApp>> {
     let request: StartApp = json_body(&body)?;
-    let component = app.instances.app_action(&tenant.id, &id, package, AppAction::Start(request.activity)).await?;
+    let component =
+        app.instances.app_action(&tenant, &id, package.unwrap_or_default(), AppAction::Start(request.activity)).await?;
     Ok(Json(StartedApp { component: component.unwrap_or_default() }))
 }
 
@@ -347,131 +344,103 @@ fn file_query(
 
 async fn list_files(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
     query: Result<axum::extract::Query<FileQuery>, axum::extract::rejection::QueryRejection>,
 ) -> HttpResult<Response> {
     let q = file_query(query)?;
-    Ok(Json(app.instances.list_files(&tenant.id, &id, q.path).await?).into_response())
+    Ok(Json(app.instances.list_files(&tenant, &id, q.path).await?).into_response())
 }
 
 async fn read_file(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
     query: Result<axum::extract::Query<FileQuery>, axum::extract::rejection::QueryRejection>,
 ) -> HttpResult<Response> {
     let q = file_query(query)?;
-    let bytes = app.instances.read_file(&tenant.id, &id, q.path).await?;
+    let bytes = app.instances.read_file(&tenant, &id, q.path).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
 async fn write_file(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
     query: Result<axum::extract::Query<FileQuery>, axum::extract::rejection::QueryRejection>,
     body: Bytes,
 ) -> HttpResult<Response> {
     let q = file_query(query)?;
-    let written = app.instances.write_file(&tenant.id, &id, q.path, body.to_vec()).await?;
+    let written = app.instances.write_file(&tenant, &id, q.path, body.to_vec()).await?;
     Ok((StatusCode::CREATED, Json(written)).into_response())
 }
 
 async fn remove_file(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
     query: Result<axum::extract::Query<FileQuery>, axum::extract::rejection::QueryRejection>,
 ) -> HttpResult<StatusCode> {
     let q = file_query(query)?;
-    app.instances.remove_file(&tenant.id, &id, q.path, q.recursive).await?;
+    app.instances.remove_file(&tenant, &id, q.path, q.recursive).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn put_location(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
     body: Bytes,
 ) -> HttpResult<StatusCode> {
     let fix: cloudphone_protocol::control::LocationFix =
         serde_json::from_slice(&body).map_err(|e| ApiError::with_message(ErrorCode::InvalidBody, e.to_string()))?;
-    app.instances.set_location(&tenant.id, &id, fix).await?;
+    app.instances.set_location(&tenant, &id, fix).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn get_location(
-    State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
-) -> HttpResult<Response> {
-    Ok(Json(app.instances.location(&tenant.id, &id).await?).into_response())
+async fn get_location(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
+    Ok(Json(app.instances.location(&tenant, &id).await?).into_response())
 }
 
 async fn put_clipboard(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
     body: Bytes,
 ) -> HttpResult<StatusCode> {
     let clip: ClipboardText = json_body(&body)?;
-    app.instances.set_clipboard(&tenant.id, &id, clip.text).await?;
+    app.instances.set_clipboard(&tenant, &id, clip.text).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn get_clipboard(
-    State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
-) -> HttpResult<Response> {
-    Ok(Json(app.instances.clipboard(&tenant.id, &id).await?).into_response())
+async fn get_clipboard(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
+    Ok(Json(app.instances.clipboard(&tenant, &id).await?).into_response())
 }
 
 async fn post_sensors(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
     body: Bytes,
 ) -> HttpResult<StatusCode> {
     let readings: SensorReadings = json_body(&body)?;
-    app.instances.sensors(&tenant.id, &id, readings).await?;
+    app.instances.sensors(&tenant, &id, readings).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn get_sensors(
-    State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
-) -> HttpResult<Response> {
-    Ok(Json(json!({ "sensors": app.instances.sensor_status(&tenant.id, &id).await? })).into_response())
+async fn get_sensors(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
+    Ok(Json(json!({ "sensors": app.instances.sensor_status(&tenant, &id).await? })).into_response())
 }
 
 async fn post_playback(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
     body: Bytes,
 ) -> HttpResult<Response> {
     let request: cloudphone_protocol::api::PlaybackRequest =
         serde_json::from_slice(&body).map_err(|e| ApiError::with_message(ErrorCode::InvalidBody, e.to_string()))?;
-    Ok((StatusCode::ACCEPTED, Json(app.instances.play(&tenant.id, &id, request).await?)).into_response())
+    Ok((StatusCode::ACCEPTED, Json(app.instances.play(&tenant, &id, request).await?)).into_response())
 }
 
-async fn get_playback(
-    State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
-) -> HttpResult<Response> {
-    Ok(Json(json!({ "playback": app.instances.playback(&tenant.id, &id).await? })).into_response())
+async fn get_playback(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
+    Ok(Json(json!({ "playback": app.instances.playback(&tenant, &id).await? })).into_response())
 }
 
-async fn delete_playback(
-    State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
-) -> HttpResult<StatusCode> {
-    app.instances.stop_playback(&tenant.id, &id).await?;
+async fn delete_playback(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<StatusCode> {
+    app.instances.stop_playback(&tenant, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -484,31 +453,22 @@ struct FpsQuery {
 
 async fn put_camera(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
     query: Result<axum::extract::Query<FpsQuery>, axum::extract::rejection::QueryRejection>,
     body: Bytes,
 ) -> HttpResult<Response> {
     let fps = query
         .map(|q| q.0.fps.unwrap_or(30.0))
         .map_err(|e| ApiError::with_message(ErrorCode::InvalidParameter, e.to_string()))?;
-    Ok(Json(app.instances.inject_camera(&tenant.id, &id, body.to_vec(), fps).await?).into_response())
+    Ok(Json(app.instances.inject_camera(&tenant, &id, body.to_vec(), fps).await?).into_response())
 }
 
-async fn get_camera(
-    State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
-) -> HttpResult<Response> {
-    Ok(Json(app.instances.camera(&tenant.id, &id).await?).into_response())
+async fn get_camera(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
+    Ok(Json(app.instances.camera(&tenant, &id).await?).into_response())
 }
 
-async fn delete_camera(
-    State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
-) -> HttpResult<StatusCode> {
-    app.instances.clear_camera(&tenant.id, &id).await?;
+async fn delete_camera(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<StatusCode> {
+    app.instances.clear_camera(&tenant, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -521,31 +481,25 @@ struct LoopQuery {
 
 async fn put_microphone(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
     query: Result<axum::extract::Query<LoopQuery>, axum::extract::rejection::QueryRejection>,
     body: Bytes,
 ) -> HttpResult<Response> {
     let looped =
         query.map(|q| q.0.looped).map_err(|e| ApiError::with_message(ErrorCode::InvalidParameter, e.to_string()))?;
-    let status = app.instances.inject_audio(&tenant.id, &id, body.to_vec(), looped).await?;
+    let status = app.instances.inject_audio(&tenant, &id, body.to_vec(), looped).await?;
     Ok((StatusCode::ACCEPTED, Json(status)).into_response())
 }
 
-async fn get_microphone(
-    State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
-) -> HttpResult<Response> {
-    Ok(Json(app.instances.microphone(&tenant.id, &id).await?).into_response())
+async fn get_microphone(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
+    Ok(Json(app.instances.microphone(&tenant, &id).await?).into_response())
 }
 
 async fn delete_microphone(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
 ) -> HttpResult<StatusCode> {
-    app.instances.stop_audio(&tenant.id, &id).await?;
+    app.instances.stop_audio(&tenant, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -557,13 +511,12 @@ struct AudioQuery {
 
 async fn get_audio(
     State(app): State<AppState>,
-    Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
     query: Result<axum::extract::Query<AudioQuery>, axum::extract::rejection::QueryRejection>,
 ) -> HttpResult<Response> {
     let ms = query
         .map(|q| q.0.ms)
         .map_err(|e| ApiError::with_message(ErrorCode::InvalidParameter, format!("give ?ms=1..10000: {e}")))?;
-    let wav = app.instances.recent_audio(&tenant.id, &id, ms).await?;
+    let wav = app.instances.recent_audio(&tenant, &id, ms).await?;
     Ok(([(header::CONTENT_TYPE, "audio/wav")], wav).into_response())
 }

@@ -2,24 +2,10 @@
 
 use cloudphone_protocol::api::CreateSession;
 use cloudphone_sdk::{Client, ClientError, SigningOverride};
-use cloudphone_server::{Config, Server};
+
+mod common;
+use common::{code, start};
 use reqwest::Method;
-
-async fn start(dir: &std::path::Path) -> (Server, Client) {
-    let server = cloudphone_server::start(Config { data_dir: dir.to_owned(), listen: "127.0.0.1:0".parse().unwrap() })
-        .await
-        .expect("server starts");
-    let c = &server.credentials;
-    let client = Client::new(&c.api_url, &c.access_key, &c.secret_key);
-    (server, client)
-}
-
-fn code(result: Result<impl std::fmt::Debug, ClientError>) -> String {
-    match result {
-        Err(ClientError::Api { code, .. }) => code,
-        other => panic!("expected an API error, got {other:?}"),
-    }
-}
 
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64

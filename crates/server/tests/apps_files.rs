@@ -1,24 +1,8 @@
 //! Apps and files over the HTTP API, with real APKs built by aapt.
 
 use cloudphone_apk::fixture::{self, App};
-use cloudphone_sdk::{Client, ClientError};
-use cloudphone_server::{Config, Server};
-
-async fn start(dir: &std::path::Path) -> (Server, Client) {
-    let server = cloudphone_server::start(Config { data_dir: dir.to_owned(), listen: "127.0.0.1:0".parse().unwrap() })
-        .await
-        .expect("server starts");
-    let c = &server.credentials;
-    let client = Client::new(&c.api_url, &c.access_key, &c.secret_key);
-    (server, client)
-}
-
-fn code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> String {
-    match result {
-        Err(ClientError::Api { code, .. }) => code,
-        other => panic!("expected an API error, got {other:?}"),
-    }
-}
+mod common;
+use common::{code, start};
 
 /// The RGB of one pixel of a PNG screenshot.
 fn pixel(png: &[u8], x: u32, y: u32) -> [u8; 3] {

@@ -1,24 +1,9 @@
 //! Identity, properties and lifecycle over the HTTP API.
 
 use cloudphone_protocol::api::{CreateInstances, LocaleRequest, NewDevice, PropertiesPatch};
-use cloudphone_sdk::{Client, ClientError};
-use cloudphone_server::{Config, Server};
-
-async fn start(dir: &std::path::Path) -> (Server, Client) {
-    let server = cloudphone_server::start(Config { data_dir: dir.to_owned(), listen: "127.0.0.1:0".parse().unwrap() })
-        .await
-        .expect("server starts");
-    let c = &server.credentials;
-    let client = Client::new(&c.api_url, &c.access_key, &c.secret_key);
-    (server, client)
-}
-
-fn code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> String {
-    match result {
-        Err(ClientError::Api { code, .. }) => code,
-        other => panic!("expected an API error, got {other:?}"),
-    }
-}
+use cloudphone_sdk::Client;
+mod common;
+use common::{code, start};
 
 fn map(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
