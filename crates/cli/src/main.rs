@@ -26,6 +26,9 @@ enum Command {
         /// Address the API and pages listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// A PostgreSQL database (`postgres://user@host/db`) instead of the embedded SQLite file.
+        #[arg(long, env = "CLOUDPHONE_DATABASE")]
+        database: Option<String>,
     },
     /// Manages cloud phones.
     #[command(subcommand)]
@@ -375,7 +378,7 @@ fn say(text: &str) {
     let _ = out.flush();
 }
 
-async fn up(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
+async fn up(data_dir: PathBuf, listen: SocketAddr, database: Option<String>) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -383,7 +386,7 @@ async fn up(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let server = cloudphone_server::start(cloudphone_server::Config { data_dir, listen }).await?;
+    let server = cloudphone_server::start(cloudphone_server::Config { data_dir, listen, database }).await?;
     let url = &server.credentials.api_url;
     say(&format!(
         "cloudphone is running\n  console:     {url}/\n  API:         {url}/v1\n  credentials: {}",
@@ -401,7 +404,7 @@ async fn up(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let data_dir = cli.data_dir.unwrap_or_else(default_data_dir);
     match cli.command {
-        Command::Up { listen } => up(data_dir, listen).await.map(|_| ExitCode::SUCCESS),
+        Command::Up { listen, database } => up(data_dir, listen, database).await.map(|_| ExitCode::SUCCESS),
         Command::Catalogue { what, json } => {
             let client = client(&data_dir)?;
             if what == "models" {

@@ -32,6 +32,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The HTTP listen address (port 0 picks a free one).
     pub listen: SocketAddr,
+    /// The database URL (`postgres://…`); `None` for the embedded SQLite file in `data_dir`.
+    pub database: Option<String>,
 }
 
 /// What every handler shares. Cheap to clone.
@@ -84,7 +86,10 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let addr = listener.local_addr()?;
     let public_url = format!("http://{addr}");
 
-    let store = Store::open_sqlite(&config.data_dir.join("cloudphone.db")).await?;
+    let store = match &config.database {
+        Some(url) => Store::open(url).await.map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?,
+        None => Store::open_sqlite(&config.data_dir.join("cloudphone.db")).await?,
+    };
     let credentials_path = config.data_dir.join(credentials::FILE_NAME);
     let credentials = credentials::bootstrap(&store, &credentials_path, &public_url).await?;
 

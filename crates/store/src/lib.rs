@@ -1,14 +1,15 @@
 //! Persistent storage of tenants, access keys, used nonces, instances and session tokens.
 //!
-//! One [`Store`] over sqlx. The SQL is kept portable (no vendor extensions) so the PostgreSQL
-//! backend can share it; migrations are ordered SQL scripts applied once each and recorded in
-//! `schema_migrations`. Times are unix milliseconds (UTC).
+//! One [`Store`] over sqlx's `Any` driver, on SQLite (the embedded default) or PostgreSQL. The
+//! SQL is portable (no vendor extensions) so both run the same statements; migrations are
+//! ordered SQL scripts applied once each and recorded in `schema_migrations`. Times are unix
+//! milliseconds (UTC).
 
 use std::path::Path;
-use std::str::FromStr;
 
+use sqlx::AnyPool;
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::any::{AnyPoolOptions, AnyRow};
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -104,24 +105,64 @@ pub struct SessionTokenRow {
     pub allow: String,
 }
 
+/// Which database a store runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// An SQLite file (the embedded default).
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
 /// The database.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
 }
 
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path` and migrates it.
     pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
-        let url = format!("sqlite://{}", path.display());
-        let options = SqliteConnectOptions::from_str(&url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        let store = Store { pool };
+        Store::open(&format!("sqlite://{}?mode=rwc", path.display())).await
+    }
+
+    /// Opens the database at `url` (`sqlite://FILE?mode=rwc` or `postgres://…`) and migrates it.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        static DRIVERS: std::sync::Once = std::sync::Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(StoreError::Database(sqlx::Error::Configuration(
+                format!("unsupported database URL {url:?}: use sqlite://FILE or postgres://...").into(),
+            )));
+        };
+        let mut options = AnyPoolOptions::new().max_connections(if backend == Backend::Sqlite { 4 } else { 10 });
+        if backend == Backend::Sqlite {
+            // Per connection: foreign keys on, and writers wait for each other instead of failing.
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(url).await?;
+        if backend == Backend::Sqlite {
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+        }
+        let store = Store { pool, backend };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -318,7 +359,7 @@ impl Store {
     }
 }
 
-fn access_key_from(r: &sqlx::sqlite::SqliteRow) -> AccessKey {
+fn access_key_from(r: &AnyRow) -> AccessKey {
     AccessKey {
         access_key: r.get("access_key"),
         tenant_id: r.get("tenant_id"),
@@ -327,13 +368,66 @@ fn access_key_from(r: &sqlx::sqlite::SqliteRow) -> AccessKey {
     }
 }
 
-fn instance_from(r: &sqlx::sqlite::SqliteRow) -> InstanceRow {
+fn instance_from(r: &AnyRow) -> InstanceRow {
     InstanceRow {
         id: r.get("id"),
         tenant_id: r.get("tenant_id"),
         status: r.get("status"),
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
+    }
+}
+
+/// The environment variable naming a PostgreSQL server for tests (`.ci/run` sets it).
+pub const TEST_POSTGRES_ENV: &str = "CLOUDPHONE_TEST_POSTGRES_URL";
+
+/// For tests: creates a fresh, empty database on the PostgreSQL server at `server_url` and
+/// returns its URL. Scratch databases left by earlier runs more than an hour old are dropped.
+pub async fn create_scratch_postgres(server_url: &str) -> Result<String, StoreError> {
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(server_url).await?;
+    let now_s = now_millis() / 1000;
+    let old: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'cp_scratch_%'")
+        .fetch_all(&mut admin)
+        .await?;
+    // Names are interpolated (databases cannot be bound parameters): only ever our own shape.
+    let ours = |name: &str| {
+        let mut parts = name.strip_prefix("cp_scratch_").unwrap_or("").split('_');
+        let (t, r) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        parts.next().is_none()
+            && !t.is_empty()
+            && t.bytes().all(|b| b.is_ascii_digit())
+            && !r.is_empty()
+            && r.bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    for name in old.into_iter().filter(|n| ours(n)) {
+        let created: i64 = name.split('_').nth(2).and_then(|t| t.parse().ok()).unwrap_or(0);
+        if now_s - created > 3600 {
+            // Another run may still use a young one; an old one is abandoned.
+            let drop = format!("DROP DATABASE IF EXISTS \"{name}\"");
+            let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&mut admin).await;
+        }
+    }
+    let mut random = [0u8; 6];
+    getrandom(&mut random);
+    let name = format!("cp_scratch_{now_s}_{}", random.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    debug_assert!(ours(&name));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut admin).await?;
+    let (base, query) =
+        server_url.split_once('?').map(|(b, q)| (b, format!("?{q}"))).unwrap_or((server_url, String::new()));
+    let base = base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base);
+    Ok(format!("{base}/{name}{query}"))
+}
+
+/// A little randomness without another dependency: hashes of the time and a counter.
+fn getrandom(out: &mut [u8]) {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    for chunk in out.chunks_mut(8) {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        h.write_i64(now_millis());
+        chunk.copy_from_slice(&h.finish().to_le_bytes()[..chunk.len()]);
     }
 }
 
@@ -346,10 +440,26 @@ pub fn now_millis() -> i64 {
 mod tests {
     use super::*;
 
-    async fn store() -> (tempfile::TempDir, Store) {
+    /// A store on every backend this machine has: SQLite always, PostgreSQL when
+    /// `CLOUDPHONE_TEST_POSTGRES_URL` is set.
+    async fn stores() -> (tempfile::TempDir, Vec<Store>) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_sqlite(&dir.path().join("t.db")).await.unwrap();
-        (dir, store)
+        let mut stores = vec![Store::open_sqlite(&dir.path().join("t.db")).await.unwrap()];
+        match std::env::var(TEST_POSTGRES_ENV) {
+            Ok(server) => {
+                let url = create_scratch_postgres(&server).await.expect("a scratch PostgreSQL database");
+                let store = Store::open(&url).await.unwrap();
+                assert_eq!(store.backend(), Backend::Postgres);
+                stores.push(store);
+            }
+            Err(_) => eprintln!("skipping PostgreSQL: {TEST_POSTGRES_ENV} is not set"),
+        }
+        (dir, stores)
+    }
+
+    #[tokio::test]
+    async fn unknown_url_schemes_are_refused() {
+        assert!(Store::open("mysql://localhost/x").await.is_err());
     }
 
     fn key(ak: &str, tenant: &str) -> AccessKey {
@@ -358,60 +468,69 @@ mod tests {
 
     #[tokio::test]
     async fn tenants_keys_and_reopen() {
-        let (dir, store) = store().await;
-        assert_eq!(store.first_access_key().await.unwrap(), None);
-        store.create_tenant("t1", "default", &key("ak1", "t1")).await.unwrap();
-        assert_eq!(store.access_key("ak1").await.unwrap(), Some(key("ak1", "t1")));
-        assert_eq!(store.access_key("nope").await.unwrap(), None);
-        drop(store);
+        let (dir, stores) = stores().await;
+        for store in stores {
+            assert_eq!(store.first_access_key().await.unwrap(), None);
+            store.create_tenant("t1", "default", &key("ak1", "t1")).await.unwrap();
+            assert_eq!(store.access_key("ak1").await.unwrap(), Some(key("ak1", "t1")));
+            assert_eq!(store.access_key("nope").await.unwrap(), None);
+            assert!(store.create_tenant("t1", "again", &key("ak2", "t1")).await.is_err(), "ids are unique");
+            assert_eq!(store.access_key("ak2").await.unwrap(), None, "a failed creation leaves nothing");
+        }
         let again = Store::open_sqlite(&dir.path().join("t.db")).await.unwrap();
-        assert_eq!(again.first_access_key().await.unwrap(), Some(key("ak1", "t1")));
+        assert_eq!(again.first_access_key().await.unwrap(), Some(key("ak1", "t1")), "migrations ran once, data kept");
     }
 
     #[tokio::test]
     async fn nonces_are_single_use_until_they_expire() {
-        let (_dir, store) = store().await;
-        assert!(store.use_nonce("ak", "n1", 1000, 2000).await.unwrap());
-        assert!(!store.use_nonce("ak", "n1", 1500, 2500).await.unwrap());
-        assert!(store.use_nonce("other", "n1", 1500, 2500).await.unwrap());
-        // After expiry the row is purged; the timestamp window rejects such old requests anyway.
-        assert!(store.use_nonce("ak", "n1", 3000, 4000).await.unwrap());
+        let (_dir, stores) = stores().await;
+        for store in stores {
+            assert!(store.use_nonce("ak", "n1", 1000, 2000).await.unwrap());
+            assert!(!store.use_nonce("ak", "n1", 1500, 2500).await.unwrap());
+            assert!(store.use_nonce("other", "n1", 1500, 2500).await.unwrap());
+            // After expiry the row is purged; the timestamp window rejects such old requests anyway.
+            assert!(store.use_nonce("ak", "n1", 3000, 4000).await.unwrap());
+        }
     }
 
     #[tokio::test]
     async fn instances_are_scoped_by_tenant() {
-        let (_dir, store) = store().await;
-        store.create_tenant("t1", "a", &key("ak1", "t1")).await.unwrap();
-        store.create_tenant("t2", "b", &key("ak2", "t2")).await.unwrap();
-        let row = InstanceRow {
-            id: "cp-1".into(),
-            tenant_id: "t1".into(),
-            status: "running".into(),
-            created_at: 5,
-            updated_at: 5,
-        };
-        store.insert_instance(&row).await.unwrap();
-        assert_eq!(store.list_instances("t1").await.unwrap(), vec![row.clone()]);
-        assert!(store.list_instances("t2").await.unwrap().is_empty());
-        assert_eq!(store.instance("t2", "cp-1").await.unwrap(), None);
-        assert!(!store.delete_instance("t2", "cp-1").await.unwrap());
-        store.set_instance_status("cp-1", "stopped", 9).await.unwrap();
-        assert_eq!(store.instance("t1", "cp-1").await.unwrap().unwrap().status, "stopped");
-        assert!(store.delete_instance("t1", "cp-1").await.unwrap());
-        assert!(store.all_instances().await.unwrap().is_empty());
+        let (_dir, stores) = stores().await;
+        for store in stores {
+            store.create_tenant("t1", "a", &key("ak1", "t1")).await.unwrap();
+            store.create_tenant("t2", "b", &key("ak2", "t2")).await.unwrap();
+            let row = InstanceRow {
+                id: "cp-1".into(),
+                tenant_id: "t1".into(),
+                status: "running".into(),
+                created_at: 5,
+                updated_at: 5,
+            };
+            store.insert_instance(&row).await.unwrap();
+            assert_eq!(store.list_instances("t1").await.unwrap(), vec![row.clone()]);
+            assert!(store.list_instances("t2").await.unwrap().is_empty());
+            assert_eq!(store.instance("t2", "cp-1").await.unwrap(), None);
+            assert!(!store.delete_instance("t2", "cp-1").await.unwrap());
+            store.set_instance_status("cp-1", "stopped", 9).await.unwrap();
+            assert_eq!(store.instance("t1", "cp-1").await.unwrap().unwrap().status, "stopped");
+            assert!(store.delete_instance("t1", "cp-1").await.unwrap());
+            assert!(store.all_instances().await.unwrap().is_empty());
+        }
     }
 
     #[tokio::test]
     async fn session_tokens_expire() {
-        let (_dir, store) = store().await;
-        let row = SessionTokenRow {
-            instance_id: "cp-1".into(),
-            tenant_id: "t1".into(),
-            expires_at: 100,
-            allow: "touch".into(),
-        };
-        store.insert_session_token("h", &row).await.unwrap();
-        assert_eq!(store.session_token("h", 50).await.unwrap(), Some(row));
-        assert_eq!(store.session_token("h", 101).await.unwrap(), None);
+        let (_dir, stores) = stores().await;
+        for store in stores {
+            let row = SessionTokenRow {
+                instance_id: "cp-1".into(),
+                tenant_id: "t1".into(),
+                expires_at: 100,
+                allow: "touch".into(),
+            };
+            store.insert_session_token("h", &row).await.unwrap();
+            assert_eq!(store.session_token("h", 50).await.unwrap(), Some(row));
+            assert_eq!(store.session_token("h", 101).await.unwrap(), None);
+        }
     }
 }

@@ -3,11 +3,29 @@
 use cloudphone_sdk::{Client, ClientError};
 use cloudphone_server::{Config, Server};
 
+/// The database the API tests run on: `CLOUDPHONE_TEST_BACKEND=postgres` runs them on a fresh
+/// database of the PostgreSQL server in `CLOUDPHONE_TEST_POSTGRES_URL` (one per data directory,
+/// so a restart in a test finds its data again); anything else on SQLite.
+async fn database(dir: &std::path::Path) -> Option<String> {
+    if std::env::var("CLOUDPHONE_TEST_BACKEND").as_deref() != Ok("postgres") {
+        return None;
+    }
+    let marker = dir.join("postgres-url");
+    if let Ok(url) = std::fs::read_to_string(&marker) {
+        return Some(url);
+    }
+    let server = std::env::var(cloudphone_store::TEST_POSTGRES_ENV)
+        .expect("CLOUDPHONE_TEST_BACKEND=postgres needs CLOUDPHONE_TEST_POSTGRES_URL");
+    let url = cloudphone_store::create_scratch_postgres(&server).await.expect("a scratch database");
+    std::fs::write(&marker, &url).unwrap();
+    Some(url)
+}
+
 /// Starts a server on a free loopback port with its data in `dir`.
 pub async fn start(dir: &std::path::Path) -> (Server, Client) {
-    let server = cloudphone_server::start(Config { data_dir: dir.to_owned(), listen: "127.0.0.1:0".parse().unwrap() })
-        .await
-        .expect("server starts");
+    let database = database(dir).await;
+    let config = Config { data_dir: dir.to_owned(), listen: "127.0.0.1:0".parse().unwrap(), database };
+    let server = cloudphone_server::start(config).await.expect("server starts");
     let c = &server.credentials;
     let client = Client::new(&c.api_url, &c.access_key, &c.secret_key);
     (server, client)
