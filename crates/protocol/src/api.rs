@@ -40,6 +40,9 @@ pub struct Instance {
 pub struct InstanceList {
     /// The instances, oldest first.
     pub instances: Vec<Instance>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// `POST /v1/instances/{id}/shell` body.

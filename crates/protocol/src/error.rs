@@ -62,6 +62,8 @@ catalogue! {
     BodyTooLarge = ("request.body_too_large", 413, "the request body is larger than this endpoint accepts"),
     /// A parameter has a value outside its allowed range.
     InvalidParameter = ("request.invalid_parameter", 400, "a parameter has an invalid value"),
+    /// A pagination cursor that this server did not issue (or from another list).
+    InvalidCursor = ("request.invalid_cursor", 400, "the cursor is not valid for this list"),
     /// No route matches the path.
     RouteNotFound = ("request.route_not_found", 404, "no endpoint at this path"),
     /// The route exists but not for this HTTP method.

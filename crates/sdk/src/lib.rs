@@ -533,10 +533,30 @@ impl Client {
         Ok(self.call::<(), Countries>(Method::GET, "/v1/catalogue/countries", None).await?.countries)
     }
 
-    /// Lists the tenant's phones.
+    /// Lists all the tenant's phones, following every page.
     pub async fn list_instances(&self) -> Result<Vec<Instance>, ClientError> {
-        let list: InstanceList = self.call::<(), _>(Method::GET, "/v1/instances", None).await?;
-        Ok(list.instances)
+        let mut all = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.list_instances_page(cursor.as_deref(), 500).await?;
+            all.extend(page.instances);
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// One page of the tenant's phones (`limit` 1 to 500).
+    pub async fn list_instances_page(&self, cursor: Option<&str>, limit: u32) -> Result<InstanceList, ClientError> {
+        let limit = limit.to_string();
+        let mut query = vec![("limit", limit.as_str())];
+        if let Some(c) = cursor {
+            query.push(("cursor", c));
+        }
+        let response =
+            self.send_signed(Method::GET, "/v1/instances", &query, Vec::new(), &SigningOverride::default()).await?;
+        Self::decode(response).await
     }
 
     /// One phone.

@@ -150,12 +150,25 @@ async fn create_instances(
 ) -> HttpResult<Response> {
     let request: CreateInstances = json_body(&body)?;
     let instances = app.instances.create(&tenant.id, &request).await?;
-    Ok((StatusCode::CREATED, Json(InstanceList { instances })).into_response())
+    Ok((StatusCode::CREATED, Json(InstanceList { instances, next_cursor: None })).into_response())
 }
 
-async fn list_instances(State(app): State<AppState>, Extension(tenant): Extension<Tenant>) -> HttpResult<Response> {
-    let instances = app.instances.list(&tenant.id).await?;
-    Ok(Json(InstanceList { instances }).into_response())
+/// `?limit=100&cursor=…`.
+#[derive(serde::Deserialize)]
+struct PageQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+async fn list_instances(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    query: Result<axum::extract::Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> HttpResult<Response> {
+    let page = query.map(|q| q.0).map_err(|e| ApiError::with_message(ErrorCode::InvalidParameter, e.to_string()))?;
+    let (instances, next_cursor) =
+        app.instances.list(&tenant.id, page.cursor.as_deref(), page.limit.unwrap_or(100)).await?;
+    Ok(Json(InstanceList { instances, next_cursor }).into_response())
 }
 
 async fn get_instance(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {

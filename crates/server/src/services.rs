@@ -23,6 +23,22 @@ use crate::credentials::random_hex;
 use crate::error::{HttpError, HttpResult};
 use crate::gate::GatedPhone;
 
+/// The largest page a list returns.
+pub const MAX_PAGE: u32 = 500;
+
+/// An opaque cursor: the position (time, id) of a page's last row, hex-encoded with a version.
+fn encode_cursor(created_at: i64, id: &str) -> String {
+    hex::encode(format!("v1:{created_at}:{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(i64, String), HttpError> {
+    let invalid = || HttpError::from(ErrorCode::InvalidCursor);
+    let text = String::from_utf8(hex::decode(cursor).map_err(|_| invalid())?).map_err(|_| invalid())?;
+    let rest = text.strip_prefix("v1:").ok_or_else(invalid)?;
+    let (time, id) = rest.split_once(':').ok_or_else(invalid)?;
+    Ok((time.parse().map_err(|_| invalid())?, id.to_owned()))
+}
+
 /// The most instances one create call makes.
 pub const MAX_CREATE_COUNT: u32 = 100;
 /// How long a session token stays valid.
@@ -131,9 +147,25 @@ impl Instances {
         Ok(created)
     }
 
-    /// A tenant's instances.
-    pub async fn list(&self, tenant: &str) -> HttpResult<Vec<Instance>> {
-        Ok(self.store.list_instances(tenant).await?.iter().map(instance_from_row).collect())
+    /// One page of a tenant's instances and the cursor of the next page, if there is one.
+    pub async fn list(
+        &self,
+        tenant: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> HttpResult<(Vec<Instance>, Option<String>)> {
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(
+                ApiError::with_message(ErrorCode::InvalidParameter, format!("limit must be 1 to {MAX_PAGE}")).into()
+            );
+        }
+        let after = cursor.map(decode_cursor).transpose()?;
+        // One more than asked tells whether another page follows.
+        let mut rows = self.store.list_instances_page(tenant, after, limit as i64 + 1).await?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next = if more { rows.last().map(|r| encode_cursor(r.created_at, &r.id)) } else { None };
+        Ok((rows.iter().map(instance_from_row).collect(), next))
     }
 
     /// One of a tenant's instances.

@@ -181,3 +181,36 @@ async fn metrics_and_request_ids() {
     assert!(text.contains("# TYPE cloudphone_video_frames_encoded_total counter"), "{text}");
     server.abort();
 }
+
+#[tokio::test]
+async fn instance_lists_are_paged_with_opaque_cursors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+    let created: Vec<String> = client.create_instances(5).await.unwrap().into_iter().map(|i| i.id).collect();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = client.list_instances_page(cursor.as_deref(), 2).await.unwrap();
+        pages += 1;
+        assert!(page.instances.len() <= 2);
+        seen.extend(page.instances.into_iter().map(|i| i.id));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    let mut sorted_seen = seen.clone();
+    sorted_seen.sort();
+    let mut sorted_created = created.clone();
+    sorted_created.sort();
+    assert_eq!(sorted_seen, sorted_created, "every instance exactly once");
+    let all: Vec<String> = client.list_instances().await.unwrap().into_iter().map(|i| i.id).collect();
+    assert_eq!(all, seen, "pages join up in the list's own order");
+    assert_eq!(code(client.list_instances_page(Some("zz-not-hex"), 2).await), "request.invalid_cursor");
+    assert_eq!(code(client.list_instances_page(Some(&hex::encode("v2:1:x")), 2).await), "request.invalid_cursor");
+    assert_eq!(code(client.list_instances_page(None, 0).await), "request.invalid_parameter");
+    assert_eq!(code(client.list_instances_page(None, 501).await), "request.invalid_parameter");
+    server.abort();
+}

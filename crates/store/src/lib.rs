@@ -284,6 +284,29 @@ impl Store {
         Ok(rows.iter().map(instance_from).collect())
     }
 
+    /// One page of a tenant's instances, oldest first, after the position `after`
+    /// (`created_at`, `id`) of the last row of the previous page.
+    pub async fn list_instances_page(
+        &self,
+        tenant_id: &str,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<InstanceRow>, StoreError> {
+        let (after_time, after_id) = after.unwrap_or((i64::MIN, String::new()));
+        let rows = sqlx::query(
+            "SELECT id, tenant_id, status, created_at, updated_at FROM instances
+             WHERE tenant_id = $1 AND (created_at > $2 OR (created_at = $2 AND id > $3))
+             ORDER BY created_at, id LIMIT $4",
+        )
+        .bind(tenant_id)
+        .bind(after_time)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(instance_from).collect())
+    }
+
     /// Every instance of every tenant (what a host boots at start).
     pub async fn all_instances(&self) -> Result<Vec<InstanceRow>, StoreError> {
         let rows =
@@ -508,6 +531,22 @@ mod tests {
             };
             store.insert_instance(&row).await.unwrap();
             assert_eq!(store.list_instances("t1").await.unwrap(), vec![row.clone()]);
+            let mut later = row.clone();
+            later.id = "cp-0".into();
+            later.created_at = 6;
+            store.insert_instance(&later).await.unwrap();
+            let first = store.list_instances_page("t1", None, 1).await.unwrap();
+            assert_eq!(first, vec![row.clone()]);
+            let second = store.list_instances_page("t1", Some((row.created_at, row.id.clone())), 1).await.unwrap();
+            assert_eq!(second, vec![later.clone()], "by time, then id");
+            assert!(
+                store
+                    .list_instances_page("t1", Some((later.created_at, later.id.clone())), 1)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            assert!(store.delete_instance("t1", "cp-0").await.unwrap());
             assert!(store.list_instances("t2").await.unwrap().is_empty());
             assert_eq!(store.instance("t2", "cp-1").await.unwrap(), None);
             assert!(!store.delete_instance("t2", "cp-1").await.unwrap());
