@@ -29,6 +29,9 @@ enum Command {
         /// A PostgreSQL database (`postgres://user@host/db`) instead of the embedded SQLite file.
         #[arg(long, env = "CLOUDPHONE_DATABASE")]
         database: Option<String>,
+        /// The key encrypting secrets at rest, 64 hex digits (default: DATA_DIR/master.key).
+        #[arg(long, env = "CLOUDPHONE_MASTER_KEY", hide_env_values = true)]
+        master_key: Option<String>,
     },
     /// Manages cloud phones.
     #[command(subcommand)]
@@ -378,7 +381,12 @@ fn say(text: &str) {
     let _ = out.flush();
 }
 
-async fn up(data_dir: PathBuf, listen: SocketAddr, database: Option<String>) -> anyhow::Result<()> {
+async fn up(
+    data_dir: PathBuf,
+    listen: SocketAddr,
+    database: Option<String>,
+    master_key: Option<String>,
+) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -386,7 +394,7 @@ async fn up(data_dir: PathBuf, listen: SocketAddr, database: Option<String>) -> 
         )
         .with_writer(std::io::stderr)
         .init();
-    let server = cloudphone_server::start(cloudphone_server::Config { data_dir, listen, database }).await?;
+    let server = cloudphone_server::start(cloudphone_server::Config { data_dir, listen, database, master_key }).await?;
     let url = &server.credentials.api_url;
     say(&format!(
         "cloudphone is running\n  console:     {url}/\n  API:         {url}/v1\n  credentials: {}",
@@ -404,7 +412,9 @@ async fn up(data_dir: PathBuf, listen: SocketAddr, database: Option<String>) -> 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let data_dir = cli.data_dir.unwrap_or_else(default_data_dir);
     match cli.command {
-        Command::Up { listen, database } => up(data_dir, listen, database).await.map(|_| ExitCode::SUCCESS),
+        Command::Up { listen, database, master_key } => {
+            up(data_dir, listen, database, master_key).await.map(|_| ExitCode::SUCCESS)
+        }
         Command::Catalogue { what, json } => {
             let client = client(&data_dir)?;
             if what == "models" {

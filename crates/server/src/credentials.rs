@@ -57,6 +57,26 @@ pub async fn bootstrap(store: &Store, path: &Path, api_url: &str) -> anyhow::Res
     Ok(credentials)
 }
 
+/// The master key file name inside the data directory.
+pub const MASTER_KEY_FILE: &str = "master.key";
+
+/// The key that encrypts secrets at rest: read from `data_dir/master.key`, created (mode 0600)
+/// on first start. Every server sharing a database must use the same one.
+pub fn master_key(data_dir: &Path) -> anyhow::Result<cloudphone_store::MasterKey> {
+    let path = data_dir.join(MASTER_KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            cloudphone_store::MasterKey::from_hex(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let hex_key = random_hex(32);
+            write_private(&path, hex_key.as_bytes())?;
+            Ok(cloudphone_store::MasterKey::from_hex(&hex_key).expect("64 hex digits"))
+        }
+        Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
+    }
+}
+
 /// Writes a file only its owner can read.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;

@@ -34,6 +34,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The database URL (`postgres://…`); `None` for the embedded SQLite file in `data_dir`.
     pub database: Option<String>,
+    /// The key encrypting secrets at rest (64 hex digits); `None` for `data_dir/master.key`.
+    pub master_key: Option<String>,
 }
 
 /// What every handler shares. Cheap to clone.
@@ -86,9 +88,15 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let addr = listener.local_addr()?;
     let public_url = format!("http://{addr}");
 
+    let master = match &config.master_key {
+        Some(hex_key) => {
+            cloudphone_store::MasterKey::from_hex(hex_key).map_err(|e| anyhow::anyhow!("master key: {e}"))?
+        }
+        None => credentials::master_key(&config.data_dir)?,
+    };
     let store = match &config.database {
-        Some(url) => Store::open(url).await.map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?,
-        None => Store::open_sqlite(&config.data_dir.join("cloudphone.db")).await?,
+        Some(url) => Store::open(url, master).await.map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?,
+        None => Store::open_sqlite(&config.data_dir.join("cloudphone.db"), master).await?,
     };
     let credentials_path = config.data_dir.join(credentials::FILE_NAME);
     let credentials = credentials::bootstrap(&store, &credentials_path, &public_url).await?;

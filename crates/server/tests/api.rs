@@ -142,9 +142,11 @@ async fn a_restart_keeps_instances_state_and_credentials() {
     client.shell(&id, "setprop persist.sys.timezone Europe/Paris").await.unwrap();
     let serial = client.shell(&id, "getprop ro.serialno").await.unwrap().stdout;
     let credentials = server.credentials.clone();
-    let mode = std::fs::metadata(&server.credentials_path).unwrap();
-    #[cfg(unix)]
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777, 0o600);
+    for file in [server.credentials_path.clone(), dir.path().join("master.key")] {
+        let mode = std::fs::metadata(&file).unwrap();
+        #[cfg(unix)]
+        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777, 0o600, "{}", file.display());
+    }
     server.abort();
 
     let (again, client) = start(dir.path()).await;

@@ -5,7 +5,11 @@
 //! ordered SQL scripts applied once each and recorded in `schema_migrations`. Times are unix
 //! milliseconds (UTC).
 
+pub mod secrets;
+
 use std::path::Path;
+
+pub use secrets::{MasterKey, SecretError};
 
 use sqlx::AnyPool;
 use sqlx::Row;
@@ -17,6 +21,9 @@ pub enum StoreError {
     /// The database reported an error.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// A stored secret cannot be decrypted.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
     /// A migration failed; the schema is left at the last version that applied.
     #[error("migration {version} failed: {source}")]
     Migration {
@@ -119,16 +126,18 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    master: MasterKey,
 }
 
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path` and migrates it.
-    pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
-        Store::open(&format!("sqlite://{}?mode=rwc", path.display())).await
+    pub async fn open_sqlite(path: &Path, master: MasterKey) -> Result<Store, StoreError> {
+        Store::open(&format!("sqlite://{}?mode=rwc", path.display()), master).await
     }
 
-    /// Opens the database at `url` (`sqlite://FILE?mode=rwc` or `postgres://…`) and migrates it.
-    pub async fn open(url: &str) -> Result<Store, StoreError> {
+    /// Opens the database at `url` (`sqlite://FILE?mode=rwc` or `postgres://…`), migrates it,
+    /// and encrypts any secret still stored in plain form. `master` encrypts secrets at rest.
+    pub async fn open(url: &str, master: MasterKey) -> Result<Store, StoreError> {
         static DRIVERS: std::sync::Once = std::sync::Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -155,9 +164,26 @@ impl Store {
         if backend == Backend::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
-        let store = Store { pool, backend };
+        let store = Store { pool, backend, master };
         store.migrate().await?;
+        store.seal_plain_secrets().await?;
         Ok(store)
+    }
+
+    /// Encrypts secrets written before they were encrypted at rest (once, at open).
+    async fn seal_plain_secrets(&self) -> Result<(), StoreError> {
+        let rows = sqlx::query("SELECT access_key, secret_key FROM access_keys").fetch_all(&self.pool).await?;
+        for row in rows {
+            let (access_key, secret): (String, String) = (row.get("access_key"), row.get("secret_key"));
+            if !MasterKey::is_sealed(&secret) {
+                sqlx::query("UPDATE access_keys SET secret_key = $1 WHERE access_key = $2")
+                    .bind(self.master.seal(&secret))
+                    .bind(access_key)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Which database this is.
@@ -208,7 +234,7 @@ impl Store {
         sqlx::query("INSERT INTO access_keys (access_key, tenant_id, secret_key, created_at) VALUES ($1, $2, $3, $4)")
             .bind(&key.access_key)
             .bind(tenant_id)
-            .bind(&key.secret_key)
+            .bind(self.master.seal(&key.secret_key))
             .bind(key.created_at)
             .execute(&mut *tx)
             .await?;
@@ -224,7 +250,7 @@ impl Store {
         )
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| access_key_from(&r)))
+        row.map(|r| self.access_key_from(&r)).transpose()
     }
 
     /// Looks up an access key.
@@ -234,7 +260,16 @@ impl Store {
                 .bind(access_key)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(row.map(|r| access_key_from(&r)))
+        row.map(|r| self.access_key_from(&r)).transpose()
+    }
+
+    fn access_key_from(&self, r: &AnyRow) -> Result<AccessKey, StoreError> {
+        Ok(AccessKey {
+            access_key: r.get("access_key"),
+            tenant_id: r.get("tenant_id"),
+            secret_key: self.master.open(&r.get::<String, _>("secret_key"))?,
+            created_at: r.get("created_at"),
+        })
     }
 
     /// Records a nonce as used until `expires_at`. Returns `false` when it was already used
@@ -382,15 +417,6 @@ impl Store {
     }
 }
 
-fn access_key_from(r: &AnyRow) -> AccessKey {
-    AccessKey {
-        access_key: r.get("access_key"),
-        tenant_id: r.get("tenant_id"),
-        secret_key: r.get("secret_key"),
-        created_at: r.get("created_at"),
-    }
-}
-
 fn instance_from(r: &AnyRow) -> InstanceRow {
     InstanceRow {
         id: r.get("id"),
@@ -467,11 +493,11 @@ mod tests {
     /// `CLOUDPHONE_TEST_POSTGRES_URL` is set.
     async fn stores() -> (tempfile::TempDir, Vec<Store>) {
         let dir = tempfile::tempdir().unwrap();
-        let mut stores = vec![Store::open_sqlite(&dir.path().join("t.db")).await.unwrap()];
+        let mut stores = vec![Store::open_sqlite(&dir.path().join("t.db"), master()).await.unwrap()];
         match std::env::var(TEST_POSTGRES_ENV) {
             Ok(server) => {
                 let url = create_scratch_postgres(&server).await.expect("a scratch PostgreSQL database");
-                let store = Store::open(&url).await.unwrap();
+                let store = Store::open(&url, master()).await.unwrap();
                 assert_eq!(store.backend(), Backend::Postgres);
                 stores.push(store);
             }
@@ -480,9 +506,28 @@ mod tests {
         (dir, stores)
     }
 
+    fn master() -> MasterKey {
+        MasterKey::from_hex(&"42".repeat(32)).unwrap()
+    }
+
     #[tokio::test]
     async fn unknown_url_schemes_are_refused() {
-        assert!(Store::open("mysql://localhost/x").await.is_err());
+        assert!(Store::open("mysql://localhost/x", master()).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn plain_secrets_from_before_are_sealed_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let store = Store::open_sqlite(&path, master()).await.unwrap();
+        store.create_tenant("t1", "default", &key("ak1", "t1")).await.unwrap();
+        sqlx::query("UPDATE access_keys SET secret_key = 'plain-secret'").execute(&store.pool).await.unwrap();
+        drop(store);
+        let reopened = Store::open_sqlite(&path, master()).await.unwrap();
+        assert_eq!(reopened.access_key("ak1").await.unwrap().unwrap().secret_key, "plain-secret");
+        let raw: String =
+            sqlx::query_scalar("SELECT secret_key FROM access_keys").fetch_one(&reopened.pool).await.unwrap();
+        assert!(MasterKey::is_sealed(&raw));
     }
 
     fn key(ak: &str, tenant: &str) -> AccessKey {
@@ -500,8 +545,14 @@ mod tests {
             assert!(store.create_tenant("t1", "again", &key("ak2", "t1")).await.is_err(), "ids are unique");
             assert_eq!(store.access_key("ak2").await.unwrap(), None, "a failed creation leaves nothing");
         }
-        let again = Store::open_sqlite(&dir.path().join("t.db")).await.unwrap();
+        let again = Store::open_sqlite(&dir.path().join("t.db"), master()).await.unwrap();
         assert_eq!(again.first_access_key().await.unwrap(), Some(key("ak1", "t1")), "migrations ran once, data kept");
+        // The database holds no secret in plain form; another master key cannot read it.
+        let raw: String =
+            sqlx::query_scalar("SELECT secret_key FROM access_keys").fetch_one(&again.pool).await.unwrap();
+        assert!(MasterKey::is_sealed(&raw) && raw != "s");
+        let stranger = Store::open_sqlite(&dir.path().join("t.db"), MasterKey::generate()).await.unwrap();
+        assert!(matches!(stranger.access_key("ak1").await, Err(StoreError::Secret(_))));
     }
 
     #[tokio::test]
