@@ -55,8 +55,7 @@ impl MasterKey {
     pub fn seal(&self, plain: &str) -> String {
         let mut nonce = [0u8; 12];
         rand::rng().fill_bytes(&mut nonce);
-        let sealed =
-            self.cipher.encrypt(Nonce::from_slice(&nonce), plain.as_bytes()).expect("AES-GCM encrypts any length");
+        let sealed = self.cipher.encrypt(&Nonce::from(nonce), plain.as_bytes()).expect("AES-GCM encrypts any length");
         format!("{PREFIX}{}{}", hex::encode(nonce), hex::encode(sealed))
     }
 
