@@ -463,3 +463,55 @@ pub struct MicrophoneStatus {
     /// `viewer` or `file`.
     pub source: Option<String>,
 }
+
+/// `POST /v1/admin/tenants`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    /// A display name, 1 to 100 characters.
+    pub name: String,
+}
+
+/// A tenant.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TenantInfo {
+    /// Opaque id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// May manage tenants and keys.
+    pub admin: bool,
+    /// Creation time, RFC 3339 UTC.
+    pub created_at: String,
+}
+
+/// A new access key pair. The secret is shown this once; only an encrypted copy is kept.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NewKey {
+    /// The tenant it signs for.
+    pub tenant_id: String,
+    /// The key id.
+    pub access_key: String,
+    /// The secret.
+    pub secret_key: String,
+}
+
+/// A tenant created with its first key.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CreatedTenant {
+    /// The tenant.
+    pub tenant: TenantInfo,
+    /// Its first key.
+    pub key: NewKey,
+}
+
+/// An access key as listed (never with its secret).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key id.
+    pub access_key: String,
+    /// Creation time, RFC 3339 UTC.
+    pub created_at: String,
+    /// Refused for signing.
+    pub disabled: bool,
+}

@@ -54,6 +54,14 @@ catalogue! {
     AuthInvalidNonce = ("auth.invalid_nonce", 401, "the nonce must be 1 to 64 characters of A-Z a-z 0-9 - _ ."),
     /// The signature does not match the request.
     AuthBadSignature = ("auth.bad_signature", 401, "the signature does not match the request"),
+    /// The access key was disabled (rotated or revoked).
+    AuthKeyDisabled = ("auth.key_disabled", 401, "the access key is disabled"),
+    /// The caller's tenant may not do this (tenant and key management needs an admin tenant).
+    Forbidden = ("auth.forbidden", 403, "this tenant may not do this"),
+    /// No tenant with that id.
+    TenantNotFound = ("tenant.not_found", 404, "the tenant does not exist"),
+    /// No access key with that id.
+    KeyNotFound = ("key.not_found", 404, "the access key does not exist"),
     /// A session token is unknown, expired or for another phone.
     SessionTokenInvalid = ("session.token_invalid", 401, "the session token is unknown or expired"),
     /// The body is not valid JSON of the expected shape.

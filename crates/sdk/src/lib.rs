@@ -515,6 +515,50 @@ impl Client {
         Ok(response.bytes().await?.to_vec())
     }
 
+    /// Creates a tenant with its first key (admin tenants only). The secret is shown once.
+    pub async fn create_tenant(&self, name: &str) -> Result<cloudphone_protocol::api::CreatedTenant, ClientError> {
+        let body = cloudphone_protocol::api::CreateTenant { name: name.to_owned() };
+        self.call(Method::POST, "/v1/admin/tenants", Some(&body)).await
+    }
+
+    /// Every tenant (admin tenants only).
+    pub async fn tenants(&self) -> Result<Vec<cloudphone_protocol::api::TenantInfo>, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Tenants {
+            tenants: Vec<cloudphone_protocol::api::TenantInfo>,
+        }
+        Ok(self.call::<(), Tenants>(Method::GET, "/v1/admin/tenants", None).await?.tenants)
+    }
+
+    /// Adds a key pair to a tenant (admin tenants only). The secret is shown once.
+    pub async fn add_key(&self, tenant_id: &str) -> Result<cloudphone_protocol::api::NewKey, ClientError> {
+        let path = format!("/v1/admin/tenants/{}/keys", encode_component(tenant_id));
+        self.call::<(), _>(Method::POST, &path, None).await
+    }
+
+    /// A tenant's keys, without secrets (admin tenants only).
+    pub async fn keys(&self, tenant_id: &str) -> Result<Vec<cloudphone_protocol::api::KeyInfo>, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Keys {
+            keys: Vec<cloudphone_protocol::api::KeyInfo>,
+        }
+        let path = format!("/v1/admin/tenants/{}/keys", encode_component(tenant_id));
+        Ok(self.call::<(), Keys>(Method::GET, &path, None).await?.keys)
+    }
+
+    /// Disables a key (admin tenants only).
+    pub async fn disable_key(&self, access_key: &str) -> Result<(), ClientError> {
+        let path = format!("/v1/admin/keys/{}/disable", encode_component(access_key));
+        self.send_signed(Method::POST, &path, &[], Vec::new(), &SigningOverride::default()).await?;
+        Ok(())
+    }
+
+    /// Replaces a key with a new one for the same tenant and disables the old (admin only).
+    pub async fn rotate_key(&self, access_key: &str) -> Result<cloudphone_protocol::api::NewKey, ClientError> {
+        let path = format!("/v1/admin/keys/{}/rotate", encode_component(access_key));
+        self.call::<(), _>(Method::POST, &path, None).await
+    }
+
     /// The device models phones can be created as.
     pub async fn catalogue_models(&self) -> Result<Vec<CatalogueModel>, ClientError> {
         #[derive(serde::Deserialize)]

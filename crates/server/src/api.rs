@@ -73,6 +73,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/instances/{id}/start", post(|s, r| lifecycle(s, r, Lifecycle::Start)))
         .route("/v1/instances/{id}/reset", post(|s, r| lifecycle(s, r, Lifecycle::Reset)))
         .route("/v1/instances/{id}/new-device", post(new_device))
+        .route("/v1/admin/tenants", get(list_tenants).post(create_tenant))
+        .route("/v1/admin/tenants/{tenant}/keys", get(list_keys).post(add_key))
+        .route("/v1/admin/keys/{key}/disable", post(disable_key))
+        .route("/v1/admin/keys/{key}/rotate", post(rotate_key))
         .route("/v1/catalogue/models", get(catalogue_models))
         .route("/v1/catalogue/countries", get(catalogue_countries))
         .route("/v1/instances/{id}/apps", get(list_apps))
@@ -532,4 +536,50 @@ async fn get_audio(
         .map_err(|e| ApiError::with_message(ErrorCode::InvalidParameter, format!("give ?ms=1..10000: {e}")))?;
     let wav = app.instances.recent_audio(&tenant, &id, ms).await?;
     Ok(([(header::CONTENT_TYPE, "audio/wav")], wav).into_response())
+}
+
+async fn create_tenant(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Tenant>,
+    body: Bytes,
+) -> HttpResult<Response> {
+    let request: cloudphone_protocol::api::CreateTenant = json_body(&body)?;
+    Ok((StatusCode::CREATED, Json(app.tenants.create(&caller, &request.name).await?)).into_response())
+}
+
+async fn list_tenants(State(app): State<AppState>, Extension(caller): Extension<Tenant>) -> HttpResult<Response> {
+    Ok(Json(json!({ "tenants": app.tenants.list(&caller).await? })).into_response())
+}
+
+async fn add_key(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Tenant>,
+    Path(tenant): Path<String>,
+) -> HttpResult<Response> {
+    Ok((StatusCode::CREATED, Json(app.tenants.add_key(&caller, &tenant).await?)).into_response())
+}
+
+async fn list_keys(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Tenant>,
+    Path(tenant): Path<String>,
+) -> HttpResult<Response> {
+    Ok(Json(json!({ "keys": app.tenants.keys(&caller, &tenant).await? })).into_response())
+}
+
+async fn disable_key(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Tenant>,
+    Path(key): Path<String>,
+) -> HttpResult<StatusCode> {
+    app.tenants.disable_key(&caller, &key).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn rotate_key(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Tenant>,
+    Path(key): Path<String>,
+) -> HttpResult<Response> {
+    Ok((StatusCode::CREATED, Json(app.tenants.rotate_key(&caller, &key).await?)).into_response())
 }

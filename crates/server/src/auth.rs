@@ -34,6 +34,8 @@ pub struct AuthConfig {
 pub struct Tenant {
     /// The tenant's id.
     pub id: String,
+    /// Whether it may manage tenants and keys.
+    pub admin: bool,
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> HttpResult<&'a str> {
@@ -76,12 +78,17 @@ pub async fn authenticate(State(config): State<AuthConfig>, request: Request, ne
     if !signed.verify(&key.secret_key, signature) {
         return Err(ErrorCode::AuthBadSignature.into());
     }
+    // Only someone who can sign with the key learns that it is disabled.
+    if app.store.key_disabled(&key.access_key).await? == Some(true) {
+        return Err(ErrorCode::AuthKeyDisabled.into());
+    }
     // Only a correctly signed request spends its nonce, so nobody can burn another's nonces.
     // The nonce is remembered for as long as its timestamp stays acceptable.
     let expires_at = (ts + TIMESTAMP_WINDOW_SECS + 1) * 1000;
     if !app.store.use_nonce(&key.access_key, nonce, now_ms, expires_at).await? {
         return Err(ErrorCode::AuthReplayedNonce.into());
     }
-    parts.extensions.insert(Tenant { id: key.tenant_id });
+    let admin = app.store.tenant(&key.tenant_id).await?.is_some_and(|t| t.admin);
+    parts.extensions.insert(Tenant { id: key.tenant_id, admin });
     Ok(next.run(Request::from_parts(parts, Body::from(body))).await)
 }

@@ -31,22 +31,35 @@ pub fn random_hex(len: usize) -> String {
     hex::encode(bytes)
 }
 
+/// A fresh key pair for a tenant.
+pub fn new_key(tenant_id: &str) -> AccessKey {
+    AccessKey {
+        access_key: format!("AK{}", random_hex(10).to_uppercase()),
+        tenant_id: tenant_id.to_owned(),
+        secret_key: random_hex(32),
+        created_at: cloudphone_store::now_millis(),
+    }
+}
+
 /// Ensures a default tenant exists and writes its credentials with the current `api_url`.
 pub async fn bootstrap(store: &Store, path: &Path, api_url: &str) -> anyhow::Result<Credentials> {
     let key = match store.first_access_key().await? {
         Some(key) => key,
+        // Tenants exist but every key was disabled: the oldest tenant gets a fresh one.
+        None if let Some(oldest) = store.tenants().await?.into_iter().next() => {
+            let key = new_key(&oldest.id);
+            store.add_key(&key).await?;
+            key
+        }
         None => {
-            let key = AccessKey {
-                access_key: format!("AK{}", random_hex(10).to_uppercase()),
-                tenant_id: format!("tn-{}", random_hex(8)),
-                secret_key: random_hex(32),
-                created_at: cloudphone_store::now_millis(),
-            };
+            let key = new_key(&format!("tn-{}", random_hex(8)));
             store.create_tenant(&key.tenant_id, "default", &key).await?;
             tracing::info!(tenant = %key.tenant_id, "created the default tenant");
             key
         }
     };
+    // The tenant whose keys `up` hands out administers the deployment.
+    store.set_admin(&key.tenant_id, true).await?;
     let credentials = Credentials {
         access_key: key.access_key,
         secret_key: key.secret_key,

@@ -47,6 +47,8 @@ pub struct AppState {
     pub instances: Arc<services::Instances>,
     /// Viewer sessions.
     pub sessions: Arc<services::Sessions>,
+    /// Tenant and key management.
+    pub tenants: Arc<services::Tenants>,
     /// The base URL clients reach this server at.
     pub public_url: String,
     /// HTTP request counters.
@@ -110,7 +112,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     instances.boot_all().await?;
     let sessions = Arc::new(services::Sessions::new(store.clone(), host, gateway, public_url.clone()));
 
-    let state = AppState { store, instances, sessions, public_url, http_metrics: Arc::default() };
+    let tenants = Arc::new(services::Tenants::new(store.clone()));
+    let state = AppState { store, instances, sessions, tenants, public_url, http_metrics: Arc::default() };
     let app = api::router(state);
     let task = tokio::spawn(async move { axum::serve(listener, app).await });
     tracing::info!(%addr, "cloudphone is serving");

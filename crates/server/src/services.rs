@@ -10,9 +10,10 @@ use cloudphone_device::{PhoneState, ShellOutput};
 use cloudphone_gateway::Gateway;
 use cloudphone_host::{DeviceHost, Phone};
 use cloudphone_protocol::api::{
-    AppInfo, AppList, CameraStatus, ChangeReport, ClipboardText, CreateInstances, FileEntry, FileListing, FileWritten,
-    Instance, LocaleRequest, LocationStatus, MicrophoneStatus, NewDevice, PlaybackRequest, PlaybackStatus,
-    PropertiesPatch, PropertiesView, SensorReadings, SensorStatus, SessionGrant, WifiNetwork,
+    AppInfo, AppList, CameraStatus, ChangeReport, ClipboardText, CreateInstances, CreatedTenant, FileEntry,
+    FileListing, FileWritten, Instance, KeyInfo, LocaleRequest, LocationStatus, MicrophoneStatus, NewDevice, NewKey,
+    PlaybackRequest, PlaybackStatus, PropertiesPatch, PropertiesView, SensorReadings, SensorStatus, SessionGrant,
+    TenantInfo, WifiNetwork,
 };
 use cloudphone_protocol::control::{InputCategory, LocationFix};
 use cloudphone_protocol::{ApiError, ErrorCode, InstanceStatus};
@@ -683,5 +684,97 @@ impl Sessions {
         let link = Arc::new(GatedPhone::new(phone, allow));
         let answer = self.gateway.accept(offer_sdp, link).await.map_err(ApiError::from)?;
         Ok((row.instance_id, answer))
+    }
+}
+
+/// Tenant and key management (admin tenants only).
+pub struct Tenants {
+    store: Store,
+}
+
+fn tenant_info(t: &cloudphone_store::TenantRow) -> TenantInfo {
+    TenantInfo { id: t.id.clone(), name: t.name.clone(), admin: t.admin, created_at: rfc3339(t.created_at) }
+}
+
+fn new_key_view(key: &cloudphone_store::AccessKey) -> NewKey {
+    NewKey { tenant_id: key.tenant_id.clone(), access_key: key.access_key.clone(), secret_key: key.secret_key.clone() }
+}
+
+impl Tenants {
+    /// The service.
+    pub fn new(store: Store) -> Tenants {
+        Tenants { store }
+    }
+
+    fn require_admin(caller: &crate::auth::Tenant) -> HttpResult<()> {
+        if caller.admin { Ok(()) } else { Err(ErrorCode::Forbidden.into()) }
+    }
+
+    async fn existing(&self, id: &str) -> HttpResult<cloudphone_store::TenantRow> {
+        self.store.tenant(id).await?.ok_or_else(|| {
+            ApiError::with_message(ErrorCode::TenantNotFound, format!("tenant {id} does not exist")).into()
+        })
+    }
+
+    /// Creates a tenant with its first key.
+    pub async fn create(&self, caller: &crate::auth::Tenant, name: &str) -> HttpResult<CreatedTenant> {
+        Self::require_admin(caller)?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(ApiError::with_message(ErrorCode::InvalidParameter, "name must be 1 to 100 characters").into());
+        }
+        let key = crate::credentials::new_key(&format!("tn-{}", random_hex(8)));
+        self.store.create_tenant(&key.tenant_id, name, &key).await?;
+        let tenant = self.existing(&key.tenant_id).await?;
+        Ok(CreatedTenant { tenant: tenant_info(&tenant), key: new_key_view(&key) })
+    }
+
+    /// Every tenant.
+    pub async fn list(&self, caller: &crate::auth::Tenant) -> HttpResult<Vec<TenantInfo>> {
+        Self::require_admin(caller)?;
+        Ok(self.store.tenants().await?.iter().map(tenant_info).collect())
+    }
+
+    /// Adds a key to a tenant.
+    pub async fn add_key(&self, caller: &crate::auth::Tenant, tenant_id: &str) -> HttpResult<NewKey> {
+        Self::require_admin(caller)?;
+        self.existing(tenant_id).await?;
+        let key = crate::credentials::new_key(tenant_id);
+        self.store.add_key(&key).await?;
+        Ok(new_key_view(&key))
+    }
+
+    /// A tenant's keys, without secrets.
+    pub async fn keys(&self, caller: &crate::auth::Tenant, tenant_id: &str) -> HttpResult<Vec<KeyInfo>> {
+        Self::require_admin(caller)?;
+        self.existing(tenant_id).await?;
+        Ok(self
+            .store
+            .keys(tenant_id)
+            .await?
+            .into_iter()
+            .map(|k| KeyInfo { access_key: k.access_key, created_at: rfc3339(k.created_at), disabled: k.disabled })
+            .collect())
+    }
+
+    /// Disables a key.
+    pub async fn disable_key(&self, caller: &crate::auth::Tenant, access_key: &str) -> HttpResult<()> {
+        Self::require_admin(caller)?;
+        if !self.store.disable_key(access_key).await? {
+            return Err(ApiError::with_message(ErrorCode::KeyNotFound, format!("no access key {access_key}")).into());
+        }
+        Ok(())
+    }
+
+    /// Rotates a key: a new one for the same tenant, then the old one disabled.
+    pub async fn rotate_key(&self, caller: &crate::auth::Tenant, access_key: &str) -> HttpResult<NewKey> {
+        Self::require_admin(caller)?;
+        let old = self.store.access_key(access_key).await?.ok_or_else(|| {
+            HttpError::from(ApiError::with_message(ErrorCode::KeyNotFound, format!("no access key {access_key}")))
+        })?;
+        let key = crate::credentials::new_key(&old.tenant_id);
+        self.store.add_key(&key).await?;
+        self.store.disable_key(access_key).await?;
+        Ok(new_key_view(&key))
     }
 }

@@ -35,9 +35,10 @@ pub enum StoreError {
 }
 
 /// Ordered schema migrations. Never edit one that has shipped: add a new one.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE tenants (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE tenants (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
         created_at BIGINT NOT NULL
@@ -69,7 +70,39 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         allow TEXT NOT NULL,
         expires_at BIGINT NOT NULL
     );",
-)];
+    ),
+    (
+        2,
+        "ALTER TABLE tenants ADD COLUMN admin BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE access_keys ADD COLUMN disabled BIGINT NOT NULL DEFAULT 0",
+    ),
+];
+
+/// A tenant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantRow {
+    /// Opaque id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// May manage tenants and keys.
+    pub admin: bool,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// An access key as listed (never with its secret).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key id.
+    pub access_key: String,
+    /// Its tenant.
+    pub tenant_id: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// Refused for signing.
+    pub disabled: bool,
+}
 
 /// A tenant's access key pair.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -242,11 +275,88 @@ impl Store {
         Ok(())
     }
 
-    /// The oldest access key of the oldest tenant, if any tenant exists.
+    /// Marks a tenant as an administrator (or not).
+    pub async fn set_admin(&self, tenant_id: &str, admin: bool) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tenants SET admin = $1 WHERE id = $2")
+            .bind(i64::from(admin))
+            .bind(tenant_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// One tenant.
+    pub async fn tenant(&self, id: &str) -> Result<Option<TenantRow>, StoreError> {
+        let row = sqlx::query("SELECT id, name, admin, created_at FROM tenants WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(tenant_from))
+    }
+
+    /// Every tenant, oldest first.
+    pub async fn tenants(&self) -> Result<Vec<TenantRow>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, admin, created_at FROM tenants ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(tenant_from).collect())
+    }
+
+    /// Adds a key pair to a tenant.
+    pub async fn add_key(&self, key: &AccessKey) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO access_keys (access_key, tenant_id, secret_key, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&key.access_key)
+            .bind(&key.tenant_id)
+            .bind(self.master.seal(&key.secret_key))
+            .bind(key.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A tenant's keys, oldest first, without secrets.
+    pub async fn keys(&self, tenant_id: &str) -> Result<Vec<KeyInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT access_key, tenant_id, created_at, disabled FROM access_keys WHERE tenant_id = $1 ORDER BY created_at, access_key",
+        )
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| KeyInfo {
+                access_key: r.get("access_key"),
+                tenant_id: r.get("tenant_id"),
+                created_at: r.get("created_at"),
+                disabled: r.get::<i64, _>("disabled") != 0,
+            })
+            .collect())
+    }
+
+    /// Disables a key. Returns whether it existed.
+    pub async fn disable_key(&self, access_key: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE access_keys SET disabled = 1 WHERE access_key = $1")
+            .bind(access_key)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Whether a key is disabled (`None`: no such key).
+    pub async fn key_disabled(&self, access_key: &str) -> Result<Option<bool>, StoreError> {
+        let disabled: Option<i64> = sqlx::query_scalar("SELECT disabled FROM access_keys WHERE access_key = $1")
+            .bind(access_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(disabled.map(|d| d != 0))
+    }
+
+    /// The oldest enabled access key of the oldest tenant that has one.
     pub async fn first_access_key(&self) -> Result<Option<AccessKey>, StoreError> {
         let row = sqlx::query(
             "SELECT k.access_key, k.tenant_id, k.secret_key, k.created_at FROM access_keys k
-             JOIN tenants t ON t.id = k.tenant_id ORDER BY t.created_at, k.created_at LIMIT 1",
+             JOIN tenants t ON t.id = k.tenant_id WHERE k.disabled = 0
+             ORDER BY t.created_at, k.created_at LIMIT 1",
         )
         .fetch_optional(&self.pool)
         .await?;
@@ -417,6 +527,15 @@ impl Store {
     }
 }
 
+fn tenant_from(r: &AnyRow) -> TenantRow {
+    TenantRow {
+        id: r.get("id"),
+        name: r.get("name"),
+        admin: r.get::<i64, _>("admin") != 0,
+        created_at: r.get("created_at"),
+    }
+}
+
 fn instance_from(r: &AnyRow) -> InstanceRow {
     InstanceRow {
         id: r.get("id"),
@@ -513,6 +632,28 @@ mod tests {
     #[tokio::test]
     async fn unknown_url_schemes_are_refused() {
         assert!(Store::open("mysql://localhost/x", master()).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn tenants_admins_and_keys() {
+        let (_dir, stores) = stores().await;
+        for store in stores {
+            store.create_tenant("t1", "ops", &key("ak1", "t1")).await.unwrap();
+            store.create_tenant("t2", "app", &key("ak2", "t2")).await.unwrap();
+            store.set_admin("t1", true).await.unwrap();
+            let tenants = store.tenants().await.unwrap();
+            assert_eq!(
+                tenants.iter().map(|t| (t.id.as_str(), t.admin)).collect::<Vec<_>>(),
+                vec![("t1", true), ("t2", false)]
+            );
+            store.add_key(&AccessKey { created_at: 2, ..key("ak3", "t2") }).await.unwrap();
+            assert_eq!(store.keys("t2").await.unwrap().len(), 2);
+            assert!(store.disable_key("ak2").await.unwrap());
+            assert_eq!(store.key_disabled("ak2").await.unwrap(), Some(true));
+            assert_eq!(store.key_disabled("ak3").await.unwrap(), Some(false));
+            assert_eq!(store.key_disabled("nope").await.unwrap(), None);
+            assert!(!store.disable_key("nope").await.unwrap());
+        }
     }
 
     #[tokio::test]
