@@ -41,6 +41,12 @@ enum Command {
         /// Instance id.
         id: String,
     },
+    /// Manages tenants (admin tenants only).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manages access keys (admin tenants only).
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Lists the device models and countries phones can be created as.
     Catalogue {
         /// `models` or `countries`.
@@ -49,6 +55,41 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Creates a tenant and prints its first key pair (the secret is shown only now).
+    Create {
+        /// Display name.
+        name: String,
+    },
+    /// Lists tenants.
+    List,
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Adds a key pair to a tenant and prints it (the secret is shown only now).
+    Add {
+        /// Tenant id.
+        tenant: String,
+    },
+    /// Lists a tenant's keys (never their secrets).
+    List {
+        /// Tenant id.
+        tenant: String,
+    },
+    /// Disables a key.
+    Disable {
+        /// Access key id.
+        access_key: String,
+    },
+    /// Replaces a key with a new one and disables the old; prints the new pair.
+    Rotate {
+        /// Access key id.
+        access_key: String,
     },
 }
 
@@ -414,6 +455,53 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Up { listen, database, master_key } => {
             up(data_dir, listen, database, master_key).await.map(|_| ExitCode::SUCCESS)
+        }
+        Command::Tenant(command) => {
+            let client = client(&data_dir)?;
+            match command {
+                TenantCommand::Create { name } => {
+                    let created = client.create_tenant(&name).await?;
+                    println!("tenant_id:  {}", created.tenant.id);
+                    println!("access_key: {}\nsecret_key: {}", created.key.access_key, created.key.secret_key);
+                }
+                TenantCommand::List => {
+                    for t in client.tenants().await? {
+                        println!(
+                            "{:<22} {:<6} {:<26} {}",
+                            t.id,
+                            if t.admin { "admin" } else { "" },
+                            t.created_at,
+                            t.name
+                        );
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Key(command) => {
+            let client = client(&data_dir)?;
+            match command {
+                KeyCommand::Add { tenant } => {
+                    let key = client.add_key(&tenant).await?;
+                    println!("access_key: {}\nsecret_key: {}", key.access_key, key.secret_key);
+                }
+                KeyCommand::List { tenant } => {
+                    for k in client.keys(&tenant).await? {
+                        println!(
+                            "{:<24} {:<26} {}",
+                            k.access_key,
+                            k.created_at,
+                            if k.disabled { "disabled" } else { "enabled" }
+                        );
+                    }
+                }
+                KeyCommand::Disable { access_key } => client.disable_key(&access_key).await?,
+                KeyCommand::Rotate { access_key } => {
+                    let key = client.rotate_key(&access_key).await?;
+                    println!("access_key: {}\nsecret_key: {}", key.access_key, key.secret_key);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Catalogue { what, json } => {
             let client = client(&data_dir)?;

@@ -288,3 +288,22 @@ fn location_clipboard_playback_camera_mic_record_commands() {
     stdout(&platform.cli(&["instance", "record", id, "--ms", "200", "-o", out.to_str().unwrap()]));
     assert_eq!(&std::fs::read(&out).unwrap()[..4], b"RIFF");
 }
+
+#[test]
+fn tenant_and_key_commands() {
+    let platform = up();
+    let created = stdout(&platform.cli(&["tenant", "create", "Acme"]));
+    let field = |text: &str, name: &str| {
+        text.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_owned()).expect(name)
+    };
+    let (tenant, ak) = (field(&created, "tenant_id:"), field(&created, "access_key:"));
+    assert!(stdout(&platform.cli(&["tenant", "list"])).contains("Acme"));
+    assert!(stdout(&platform.cli(&["key", "list", &tenant])).contains(&ak));
+    let rotated = stdout(&platform.cli(&["key", "rotate", &ak]));
+    let new_ak = field(&rotated, "access_key:");
+    let keys = stdout(&platform.cli(&["key", "list", &tenant]));
+    assert!(keys.lines().any(|l| l.starts_with(&ak) && l.ends_with("disabled")), "{keys}");
+    assert!(keys.lines().any(|l| l.starts_with(&new_ak) && l.ends_with("enabled")), "{keys}");
+    let missing = platform.cli(&["key", "disable", "AKNONE"]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("key.not_found"));
+}
