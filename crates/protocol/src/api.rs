@@ -71,6 +71,21 @@ pub struct CreateSession {
     /// Input categories the viewer may send; default all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow: Option<Vec<InputCategory>>,
+    /// The end user the token is for (the developer's own id for them: 1 to 128 characters of
+    /// `A-Z a-z 0-9 . _ : @ -`); consent and data rights attach to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_user: Option<String>,
+    /// How long the token may open sessions, 60 to 86400 seconds (default 600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<u32>,
+}
+
+/// `POST /v1/sessions/revoke`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeSession {
+    /// The token to revoke.
+    pub session_token: String,
 }
 
 /// What a viewer needs to open a session.
@@ -88,6 +103,9 @@ pub struct SessionGrant {
     pub view_url: String,
     /// The input categories the session may send.
     pub allow: Vec<InputCategory>,
+    /// The end user the token is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_user: Option<String>,
 }
 
 /// Signalling request body (`POST /v1/signalling/offer`, `Authorization: Bearer <token>`).

@@ -559,6 +559,15 @@ impl Client {
         self.call::<(), _>(Method::POST, &path, None).await
     }
 
+    /// Revokes a session token (VMOS `clearStsToken`): it opens no new session.
+    pub async fn revoke_session(&self, session_token: &str) -> Result<(), ClientError> {
+        let body =
+            serde_json::to_vec(&cloudphone_protocol::api::RevokeSession { session_token: session_token.to_owned() })
+                .map_err(|e| ClientError::Decode(e.to_string()))?;
+        self.send_signed(Method::POST, "/v1/sessions/revoke", &[], body, &SigningOverride::default()).await?;
+        Ok(())
+    }
+
     /// The device models phones can be created as.
     pub async fn catalogue_models(&self) -> Result<Vec<CatalogueModel>, ClientError> {
         #[derive(serde::Deserialize)]

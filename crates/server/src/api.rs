@@ -73,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/instances/{id}/start", post(|s, r| lifecycle(s, r, Lifecycle::Start)))
         .route("/v1/instances/{id}/reset", post(|s, r| lifecycle(s, r, Lifecycle::Reset)))
         .route("/v1/instances/{id}/new-device", post(new_device))
+        .route("/v1/sessions/revoke", post(revoke_session))
         .route("/v1/admin/tenants", get(list_tenants).post(create_tenant))
         .route("/v1/admin/tenants/{tenant}/keys", get(list_keys).post(add_key))
         .route("/v1/admin/keys/{key}/disable", post(disable_key))
@@ -205,7 +206,7 @@ async fn create_session(
     body: Bytes,
 ) -> HttpResult<Response> {
     let request: CreateSession = json_body(&body)?;
-    let grant = app.sessions.create(&app.instances, &tenant, &id, request.allow).await?;
+    let grant = app.sessions.create(&app.instances, &tenant, &id, request).await?;
     Ok((StatusCode::CREATED, Json(grant)).into_response())
 }
 
@@ -582,4 +583,14 @@ async fn rotate_key(
     Path(key): Path<String>,
 ) -> HttpResult<Response> {
     Ok((StatusCode::CREATED, Json(app.tenants.rotate_key(&caller, &key).await?)).into_response())
+}
+
+async fn revoke_session(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Tenant>,
+    body: Bytes,
+) -> HttpResult<StatusCode> {
+    let request: cloudphone_protocol::api::RevokeSession = json_body(&body)?;
+    app.sessions.revoke(&caller.id, &request.session_token).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

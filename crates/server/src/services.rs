@@ -10,10 +10,10 @@ use cloudphone_device::{PhoneState, ShellOutput};
 use cloudphone_gateway::Gateway;
 use cloudphone_host::{DeviceHost, Phone};
 use cloudphone_protocol::api::{
-    AppInfo, AppList, CameraStatus, ChangeReport, ClipboardText, CreateInstances, CreatedTenant, FileEntry,
-    FileListing, FileWritten, Instance, KeyInfo, LocaleRequest, LocationStatus, MicrophoneStatus, NewDevice, NewKey,
-    PlaybackRequest, PlaybackStatus, PropertiesPatch, PropertiesView, SensorReadings, SensorStatus, SessionGrant,
-    TenantInfo, WifiNetwork,
+    AppInfo, AppList, CameraStatus, ChangeReport, ClipboardText, CreateInstances, CreateSession, CreatedTenant,
+    FileEntry, FileListing, FileWritten, Instance, KeyInfo, LocaleRequest, LocationStatus, MicrophoneStatus, NewDevice,
+    NewKey, PlaybackRequest, PlaybackStatus, PropertiesPatch, PropertiesView, SensorReadings, SensorStatus,
+    SessionGrant, TenantInfo, WifiNetwork,
 };
 use cloudphone_protocol::control::{InputCategory, LocationFix};
 use cloudphone_protocol::{ApiError, ErrorCode, InstanceStatus};
@@ -634,23 +634,42 @@ impl Sessions {
         Sessions { store, host, gateway, public_url }
     }
 
-    /// Issues a session token for a running phone of the tenant.
+    /// Issues a session token (an SDK token: one phone, one end user, short-lived) for a running
+    /// phone of the tenant.
     pub async fn create(
         &self,
         instances: &Instances,
         tenant: &str,
         instance_id: &str,
-        allow: Option<Vec<InputCategory>>,
+        request: CreateSession,
     ) -> HttpResult<SessionGrant> {
+        let ttl_s = request.ttl_seconds.unwrap_or((SESSION_TOKEN_TTL_MS / 1000) as u32);
+        if !(60..=86_400).contains(&ttl_s) {
+            return Err(ApiError::with_message(ErrorCode::InvalidParameter, "ttl_seconds must be 60 to 86400").into());
+        }
+        if let Some(user) = &request.end_user {
+            let ok = !user.is_empty()
+                && user.len() <= 128
+                && user.bytes().all(|b| b.is_ascii_alphanumeric() || b".:_@-".contains(&b));
+            if !ok {
+                return Err(ApiError::with_message(
+                    ErrorCode::InvalidParameter,
+                    "end_user must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ -",
+                )
+                .into());
+            }
+        }
         instances.phone(tenant, instance_id).await?;
-        let allow: BTreeSet<InputCategory> = allow.unwrap_or_else(|| InputCategory::ALL.to_vec()).into_iter().collect();
+        let allow: BTreeSet<InputCategory> =
+            request.allow.unwrap_or_else(|| InputCategory::ALL.to_vec()).into_iter().collect();
         let token = random_hex(32);
-        let expires_at = now_millis() + SESSION_TOKEN_TTL_MS;
+        let expires_at = now_millis() + ttl_s as i64 * 1000;
         let row = SessionTokenRow {
             instance_id: instance_id.to_owned(),
             tenant_id: tenant.to_owned(),
             expires_at,
             allow: allow.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","),
+            end_user: request.end_user.clone().unwrap_or_default(),
         };
         self.store.insert_session_token(&token_hash(&token), &row).await?;
         Ok(SessionGrant {
@@ -660,7 +679,17 @@ impl Sessions {
             session_token: token,
             expires_at: rfc3339(expires_at),
             allow: allow.into_iter().collect(),
+            end_user: request.end_user,
         })
+    }
+
+    /// Revokes one of the tenant's session tokens: it opens no new session.
+    pub async fn revoke(&self, tenant: &str, token: &str) -> HttpResult<()> {
+        if self.store.revoke_session_token(tenant, &token_hash(token)).await? {
+            Ok(())
+        } else {
+            Err(ErrorCode::SessionTokenInvalid.into())
+        }
     }
 
     /// Viewer sessions open now.

@@ -131,6 +131,22 @@ async fn sessions_and_signalling_errors() {
     assert!(garbage.text().await.unwrap().contains("signalling.bad_offer"));
     let not_offer = offer(&grant.session_token, r#"{"type":"answer","sdp":"v=0"}"#).await.unwrap();
     assert!(not_offer.text().await.unwrap().contains("request.invalid_body"));
+
+    // SDK tokens: for one end user, with a lifetime, revocable by their tenant only.
+    let for_user = CreateSession { end_user: Some("user-42@app".into()), ttl_seconds: Some(120), ..Default::default() };
+    let user_grant = client.create_session(&id, &for_user).await.unwrap();
+    assert_eq!(user_grant.end_user.as_deref(), Some("user-42@app"));
+    let bad_user = CreateSession { end_user: Some("no spaces".into()), ..Default::default() };
+    assert_eq!(code(client.create_session(&id, &bad_user).await), "request.invalid_parameter");
+    let too_long = CreateSession { ttl_seconds: Some(86_401), ..Default::default() };
+    assert_eq!(code(client.create_session(&id, &too_long).await), "request.invalid_parameter");
+    let stranger = client.create_tenant("Stranger").await.unwrap();
+    let stranger = cloudphone_sdk::Client::new(client.base_url(), &stranger.key.access_key, &stranger.key.secret_key);
+    assert_eq!(code(stranger.revoke_session(&user_grant.session_token).await), "session.token_invalid");
+    client.revoke_session(&user_grant.session_token).await.unwrap();
+    let revoked = offer(&user_grant.session_token, r#"{"type":"offer","sdp":"v=0"}"#).await.unwrap();
+    assert!(revoked.text().await.unwrap().contains("session.token_invalid"), "a revoked token opens nothing");
+    assert_eq!(code(client.revoke_session(&user_grant.session_token).await), "session.token_invalid");
     server.abort();
 }
 

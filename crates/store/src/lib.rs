@@ -76,6 +76,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         "ALTER TABLE tenants ADD COLUMN admin BIGINT NOT NULL DEFAULT 0;
     ALTER TABLE access_keys ADD COLUMN disabled BIGINT NOT NULL DEFAULT 0",
     ),
+    (3, "ALTER TABLE session_tokens ADD COLUMN end_user TEXT NOT NULL DEFAULT ''"),
 ];
 
 /// A tenant.
@@ -143,6 +144,8 @@ pub struct SessionTokenRow {
     pub expires_at: i64,
     /// The input categories the session may send, comma-separated.
     pub allow: String,
+    /// The end user it is for (empty: not given).
+    pub end_user: String,
 }
 
 /// Which database a store runs on.
@@ -499,30 +502,43 @@ impl Store {
 
     /// Stores a session token by its hash.
     pub async fn insert_session_token(&self, token_hash: &str, row: &SessionTokenRow) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO session_tokens (token_hash, instance_id, tenant_id, allow, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        sqlx::query("INSERT INTO session_tokens (token_hash, instance_id, tenant_id, allow, expires_at, end_user) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(token_hash)
             .bind(&row.instance_id)
             .bind(&row.tenant_id)
             .bind(&row.allow)
             .bind(row.expires_at)
+            .bind(&row.end_user)
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
+    /// Revokes one of a tenant's session tokens. Returns whether it existed.
+    pub async fn revoke_session_token(&self, tenant_id: &str, token_hash: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM session_tokens WHERE token_hash = $1 AND tenant_id = $2")
+            .bind(token_hash)
+            .bind(tenant_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// A session token that has not expired at `now`; expired ones are purged on the way.
     pub async fn session_token(&self, token_hash: &str, now: i64) -> Result<Option<SessionTokenRow>, StoreError> {
         sqlx::query("DELETE FROM session_tokens WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
-        let row =
-            sqlx::query("SELECT instance_id, tenant_id, allow, expires_at FROM session_tokens WHERE token_hash = $1")
-                .bind(token_hash)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(
+            "SELECT instance_id, tenant_id, allow, expires_at, end_user FROM session_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|r| SessionTokenRow {
             instance_id: r.get("instance_id"),
             tenant_id: r.get("tenant_id"),
             expires_at: r.get("expires_at"),
             allow: r.get("allow"),
+            end_user: r.get("end_user"),
         }))
     }
 }
@@ -758,9 +774,14 @@ mod tests {
                 tenant_id: "t1".into(),
                 expires_at: 100,
                 allow: "touch".into(),
+                end_user: "u-1".into(),
             };
             store.insert_session_token("h", &row).await.unwrap();
-            assert_eq!(store.session_token("h", 50).await.unwrap(), Some(row));
+            assert_eq!(store.session_token("h", 50).await.unwrap(), Some(row.clone()));
+            assert!(!store.revoke_session_token("t-other", "h").await.unwrap(), "only the issuing tenant revokes");
+            assert!(store.revoke_session_token("t1", "h").await.unwrap());
+            assert_eq!(store.session_token("h", 50).await.unwrap(), None);
+            store.insert_session_token("h", &row).await.unwrap();
             assert_eq!(store.session_token("h", 101).await.unwrap(), None);
         }
     }
