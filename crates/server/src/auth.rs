@@ -65,7 +65,8 @@ pub async fn authenticate(State(config): State<AuthConfig>, request: Request, ne
     if !nonce_is_valid(nonce) {
         return Err(ErrorCode::AuthInvalidNonce.into());
     }
-    let key = app.store.access_key(access_key).await?.ok_or(HttpError::from(ErrorCode::AuthUnknownKey))?;
+    let signing_key = app.store.signing_key(access_key).await?.ok_or(HttpError::from(ErrorCode::AuthUnknownKey))?;
+    let key = &signing_key.key;
     let query = canonical_query(parts.uri.query().unwrap_or(""));
     let signed = SignedRequest {
         method: parts.method.as_str(),
@@ -79,7 +80,7 @@ pub async fn authenticate(State(config): State<AuthConfig>, request: Request, ne
         return Err(ErrorCode::AuthBadSignature.into());
     }
     // Only someone who can sign with the key learns that it is disabled.
-    if app.store.key_disabled(&key.access_key).await? == Some(true) {
+    if signing_key.disabled {
         return Err(ErrorCode::AuthKeyDisabled.into());
     }
     // Only a correctly signed request spends its nonce, so nobody can burn another's nonces.
@@ -88,7 +89,6 @@ pub async fn authenticate(State(config): State<AuthConfig>, request: Request, ne
     if !app.store.use_nonce(&key.access_key, nonce, now_ms, expires_at).await? {
         return Err(ErrorCode::AuthReplayedNonce.into());
     }
-    let admin = app.store.tenant(&key.tenant_id).await?.is_some_and(|t| t.admin);
-    parts.extensions.insert(Tenant { id: key.tenant_id, admin });
+    parts.extensions.insert(Tenant { id: key.tenant_id.clone(), admin: signing_key.admin });
     Ok(next.run(Request::from_parts(parts, Body::from(body))).await)
 }

@@ -105,6 +105,17 @@ pub struct KeyInfo {
     pub disabled: bool,
 }
 
+/// A key as request verification sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningKey {
+    /// The key pair.
+    pub key: AccessKey,
+    /// Refused for signing.
+    pub disabled: bool,
+    /// Its tenant may manage tenants and keys.
+    pub admin: bool,
+}
+
 /// A tenant's access key pair.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessKey {
@@ -345,15 +356,6 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Whether a key is disabled (`None`: no such key).
-    pub async fn key_disabled(&self, access_key: &str) -> Result<Option<bool>, StoreError> {
-        let disabled: Option<i64> = sqlx::query_scalar("SELECT disabled FROM access_keys WHERE access_key = $1")
-            .bind(access_key)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(disabled.map(|d| d != 0))
-    }
-
     /// The oldest enabled access key of the oldest tenant that has one.
     pub async fn first_access_key(&self) -> Result<Option<AccessKey>, StoreError> {
         let row = sqlx::query(
@@ -383,6 +385,26 @@ impl Store {
             secret_key: self.master.open(&r.get::<String, _>("secret_key"))?,
             created_at: r.get("created_at"),
         })
+    }
+
+    /// Everything verifying a signed request needs of its key, in one query: the key pair, whether
+    /// it is disabled, whether its tenant is an admin.
+    pub async fn signing_key(&self, access_key: &str) -> Result<Option<SigningKey>, StoreError> {
+        let row = sqlx::query(
+            "SELECT k.access_key, k.tenant_id, k.secret_key, k.created_at, k.disabled, t.admin
+             FROM access_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.access_key = $1",
+        )
+        .bind(access_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(SigningKey {
+                key: self.access_key_from(&r)?,
+                disabled: r.get::<i64, _>("disabled") != 0,
+                admin: r.get::<i64, _>("admin") != 0,
+            })
+        })
+        .transpose()
     }
 
     /// Records a nonce as used until `expires_at`. Returns `false` when it was already used
@@ -665,9 +687,12 @@ mod tests {
             store.add_key(&AccessKey { created_at: 2, ..key("ak3", "t2") }).await.unwrap();
             assert_eq!(store.keys("t2").await.unwrap().len(), 2);
             assert!(store.disable_key("ak2").await.unwrap());
-            assert_eq!(store.key_disabled("ak2").await.unwrap(), Some(true));
-            assert_eq!(store.key_disabled("ak3").await.unwrap(), Some(false));
-            assert_eq!(store.key_disabled("nope").await.unwrap(), None);
+            assert!(store.signing_key("ak2").await.unwrap().unwrap().disabled);
+            assert!(!store.signing_key("ak3").await.unwrap().unwrap().disabled);
+            let signing = store.signing_key("ak2").await.unwrap().unwrap();
+            assert_eq!((signing.key.tenant_id.as_str(), signing.disabled, signing.admin), ("t2", true, false));
+            assert!(store.signing_key("ak1").await.unwrap().unwrap().admin);
+            assert_eq!(store.signing_key("nope").await.unwrap(), None);
             assert!(!store.disable_key("nope").await.unwrap());
         }
     }
