@@ -73,6 +73,58 @@ pub enum HostError {
     },
 }
 
+/// What a phone played lately: the sounding stretches with their positions; silence between
+/// them is only counted.
+struct AudioLog {
+    /// Samples elapsed since the phone booted.
+    position: u64,
+    /// When samples were last counted.
+    drained_at: Instant,
+    /// `(first sample's position, samples)`, oldest first, none older than the window.
+    chunks: std::collections::VecDeque<(u64, Vec<i16>)>,
+}
+
+impl AudioLog {
+    fn new() -> AudioLog {
+        AudioLog { position: 0, drained_at: Instant::now(), chunks: std::collections::VecDeque::new() }
+    }
+
+    /// Samples played since the last call (and marks them counted).
+    fn due(&mut self) -> usize {
+        let n = (self.drained_at.elapsed().as_secs_f64() * OUTPUT_RATE as f64) as usize;
+        self.drained_at += Duration::from_secs_f64(n as f64 / OUTPUT_RATE as f64);
+        n.min(RECENT_AUDIO_SAMPLES)
+    }
+
+    /// Counts `n` samples, keeping them when they are not silence.
+    fn advance(&mut self, n: usize, samples: Option<Vec<i16>>) {
+        if let Some(samples) = samples.filter(|s| s.iter().any(|v| *v != 0)) {
+            self.chunks.push_back((self.position, samples));
+        }
+        self.position += n as u64;
+        let oldest = self.position.saturating_sub(RECENT_AUDIO_SAMPLES as u64);
+        while self.chunks.front().is_some_and(|(start, s)| start + s.len() as u64 <= oldest) {
+            self.chunks.pop_front();
+        }
+    }
+
+    /// The last `n` samples (at most the window), silence filled in.
+    fn recent(&self, n: usize) -> Vec<i16> {
+        let n = n.min(RECENT_AUDIO_SAMPLES).min(self.position as usize);
+        let start = self.position - n as u64;
+        let mut out = vec![0i16; n];
+        for (chunk_start, samples) in &self.chunks {
+            for (i, v) in samples.iter().enumerate() {
+                let at = chunk_start + i as u64;
+                if at >= start && at < self.position {
+                    out[(at - start) as usize] = *v;
+                }
+            }
+        }
+        out
+    }
+}
+
 /// A script being played into a phone.
 struct Playback {
     task: tokio::task::JoinHandle<()>,
@@ -132,8 +184,8 @@ pub struct Phone {
     camera_feed: Mutex<Option<Arc<std::sync::atomic::AtomicBool>>>,
     /// An audio file being fed into the microphone, if any.
     mic_feed: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    /// The last seconds of what the phone played, and when it was last drained.
-    audio_out: Mutex<(std::collections::VecDeque<i16>, Instant)>,
+    /// The last seconds of what the phone played.
+    audio_out: Mutex<AudioLog>,
     /// Set when the host stops this phone: a retired phone never writes its state again (a
     /// viewer still holding it cannot undo a reset).
     retired: std::sync::atomic::AtomicBool,
@@ -251,27 +303,25 @@ impl Phone {
         self.device().hal().clone()
     }
 
-    /// Moves what the phone played since the last drain into the recent-audio ring.
+    /// Moves what the phone played since the last drain into the recent-audio log.
     fn drain_audio(&self) {
-        let mut out = self.audio_out.lock().unwrap_or_else(|p| p.into_inner());
-        let elapsed = out.1.elapsed();
-        let n = (elapsed.as_secs_f64() * OUTPUT_RATE as f64) as usize;
+        let mut log = self.audio_out.lock().unwrap_or_else(|p| p.into_inner());
+        let n = log.due();
         if n == 0 {
             return;
         }
-        out.1 += Duration::from_secs_f64(n as f64 / OUTPUT_RATE as f64);
-        let samples = self.device().take_audio(n.min(RECENT_AUDIO_SAMPLES));
-        out.0.extend(samples);
-        let excess = out.0.len().saturating_sub(RECENT_AUDIO_SAMPLES);
-        out.0.drain(..excess);
+        let mut device = self.device();
+        // Silence is only counted, never stored: an idle phone keeps no audio in memory.
+        let samples = device.audio_pending().then(|| device.take_audio(n));
+        drop(device);
+        log.advance(n, samples);
     }
 
     /// The last `ms` milliseconds of what the phone played (mono, 16-bit, 48 kHz).
     pub fn recent_audio(&self, ms: u32) -> Vec<i16> {
         self.drain_audio();
-        let out = self.audio_out.lock().unwrap_or_else(|p| p.into_inner());
-        let n = (OUTPUT_RATE as usize * ms as usize / 1000).min(out.0.len());
-        out.0.iter().skip(out.0.len() - n).copied().collect()
+        let log = self.audio_out.lock().unwrap_or_else(|p| p.into_inner());
+        log.recent(OUTPUT_RATE as usize * ms as usize / 1000)
     }
 
     /// Shows a picture (PNG or JPEG) as the camera's source.
@@ -728,7 +778,7 @@ impl DeviceHost {
                 playback: Mutex::new(None),
                 mic_feed: Mutex::new(None),
                 camera_feed: Mutex::new(None),
-                audio_out: Mutex::new((std::collections::VecDeque::new(), Instant::now())),
+                audio_out: Mutex::new(AudioLog::new()),
                 retired: std::sync::atomic::AtomicBool::new(false),
                 video,
                 encoder,
@@ -988,6 +1038,22 @@ mod tests {
         // The phone is about 0.7 s old: the recording has that much, at 48 kHz.
         assert!((20_000..=48_000).contains(&recent.len()), "{} samples", recent.len());
         assert!(recent.iter().any(|s| s.unsigned_abs() > 1000), "the click is in the recording");
+    }
+
+    #[test]
+    fn the_audio_log_keeps_sound_and_counts_silence() {
+        let mut log = AudioLog::new();
+        log.advance(1000, None);
+        log.advance(4, Some(vec![1, 2, 3, 4]));
+        log.advance(500, Some(vec![0; 500]));
+        assert_eq!(log.chunks.len(), 1, "silence is not stored");
+        let recent = log.recent(506);
+        assert_eq!(recent.len(), 506);
+        assert_eq!(&recent[2..6], &[1, 2, 3, 4]);
+        assert!(recent[6..].iter().all(|v| *v == 0));
+        log.advance(RECENT_AUDIO_SAMPLES, None);
+        assert!(log.chunks.is_empty(), "sound older than the window is dropped");
+        assert_eq!(log.recent(usize::MAX).len(), RECENT_AUDIO_SAMPLES);
     }
 
     #[tokio::test]

@@ -664,6 +664,11 @@ impl VirtualPhone {
         Ok(())
     }
 
+    /// Whether the phone has sound waiting to be played (else `take_audio` would be silence).
+    pub fn audio_pending(&self) -> bool {
+        self.speaker.is_playing()
+    }
+
     /// The next `n` samples the phone plays (mono, 16-bit, [`media::OUTPUT_RATE`]), silence when
     /// it plays nothing.
     pub fn take_audio(&mut self, n: usize) -> Vec<i16> {
