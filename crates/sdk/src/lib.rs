@@ -78,6 +78,11 @@ pub struct Client {
     http: reqwest::Client,
 }
 
+/// A request body as JSON.
+fn json<B: Serialize>(body: &B) -> Result<Vec<u8>, ClientError> {
+    serde_json::to_vec(body).map_err(|e| ClientError::Decode(e.to_string()))
+}
+
 fn fresh_nonce() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
@@ -173,14 +178,16 @@ impl Client {
         path: &str,
         body: Option<&B>,
     ) -> Result<T, ClientError> {
-        let body = match body {
-            Some(b) => serde_json::to_vec(b).map_err(|e| ClientError::Decode(e.to_string()))?,
-            None => Vec::new(),
-        };
+        let body = body.map(json).transpose()?.unwrap_or_default();
         let response = self.send_signed(method, path, &[], body, &SigningOverride::default()).await?;
-        let bytes = response.bytes().await?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ClientError::Decode(format!("{e}: {}", String::from_utf8_lossy(&bytes))))
+        Self::decode(response).await
+    }
+
+    /// A signed call whose answer has no body (204).
+    async fn call_empty<B: Serialize>(&self, method: Method, path: &str, body: Option<&B>) -> Result<(), ClientError> {
+        let body = body.map(json).transpose()?.unwrap_or_default();
+        self.send_signed(method, path, &[], body, &SigningOverride::default()).await?;
+        Ok(())
     }
 
     /// Creates `count` default phones.
@@ -268,11 +275,6 @@ impl Client {
         if action.is_empty() { base } else { format!("{base}/{action}") }
     }
 
-    async fn app_call(&self, method: Method, path: String) -> Result<(), ClientError> {
-        self.send_signed(method, &path, &[], Vec::new(), &SigningOverride::default()).await?;
-        Ok(())
-    }
-
     /// Brings an app to the front (its launcher activity unless one is named).
     pub async fn start_app(&self, id: &str, package: &str, activity: Option<&str>) -> Result<StartedApp, ClientError> {
         let request = StartApp { activity: activity.map(str::to_owned) };
@@ -281,17 +283,17 @@ impl Client {
 
     /// Force-stops an app.
     pub async fn stop_app(&self, id: &str, package: &str) -> Result<(), ClientError> {
-        self.app_call(Method::POST, Self::app_path(id, package, "stop")).await
+        self.call_empty::<()>(Method::POST, &Self::app_path(id, package, "stop"), None).await
     }
 
     /// Deletes an app's data.
     pub async fn clear_app(&self, id: &str, package: &str) -> Result<(), ClientError> {
-        self.app_call(Method::POST, Self::app_path(id, package, "clear")).await
+        self.call_empty::<()>(Method::POST, &Self::app_path(id, package, "clear"), None).await
     }
 
     /// Uninstalls an app.
     pub async fn uninstall_app(&self, id: &str, package: &str) -> Result<(), ClientError> {
-        self.app_call(Method::DELETE, Self::app_path(id, package, "")).await
+        self.call_empty::<()>(Method::DELETE, &Self::app_path(id, package, ""), None).await
     }
 
     /// A path in the phone and, for a folder, its entries.
@@ -357,10 +359,7 @@ impl Client {
         id: &str,
         fix: &cloudphone_protocol::control::LocationFix,
     ) -> Result<(), ClientError> {
-        let body = serde_json::to_vec(fix).map_err(|e| ClientError::Decode(e.to_string()))?;
-        self.send_signed(Method::PUT, &Self::instance_path(id, "location"), &[], body, &SigningOverride::default())
-            .await?;
-        Ok(())
+        self.call_empty(Method::PUT, &Self::instance_path(id, "location"), Some(fix)).await
     }
 
     /// The phone's current location.
@@ -370,11 +369,8 @@ impl Client {
 
     /// Sets the phone's clipboard.
     pub async fn set_clipboard(&self, id: &str, text: &str) -> Result<(), ClientError> {
-        let body = serde_json::to_vec(&cloudphone_protocol::api::ClipboardText { text: text.to_owned() })
-            .map_err(|e| ClientError::Decode(e.to_string()))?;
-        self.send_signed(Method::PUT, &Self::instance_path(id, "clipboard"), &[], body, &SigningOverride::default())
-            .await?;
-        Ok(())
+        let body = cloudphone_protocol::api::ClipboardText { text: text.to_owned() };
+        self.call_empty(Method::PUT, &Self::instance_path(id, "clipboard"), Some(&body)).await
     }
 
     /// The phone's clipboard text.
@@ -390,11 +386,8 @@ impl Client {
         id: &str,
         readings: Vec<cloudphone_protocol::control::SensorReading>,
     ) -> Result<(), ClientError> {
-        let body = serde_json::to_vec(&cloudphone_protocol::api::SensorReadings { readings })
-            .map_err(|e| ClientError::Decode(e.to_string()))?;
-        self.send_signed(Method::POST, &Self::instance_path(id, "sensors"), &[], body, &SigningOverride::default())
-            .await?;
-        Ok(())
+        let body = cloudphone_protocol::api::SensorReadings { readings };
+        self.call_empty(Method::POST, &Self::instance_path(id, "sensors"), Some(&body)).await
     }
 
     /// The latest reading of each sensor.
@@ -412,11 +405,7 @@ impl Client {
         id: &str,
         request: &cloudphone_protocol::api::PlaybackRequest,
     ) -> Result<cloudphone_protocol::api::PlaybackStatus, ClientError> {
-        let body = serde_json::to_vec(request).map_err(|e| ClientError::Decode(e.to_string()))?;
-        let response = self
-            .send_signed(Method::POST, &Self::instance_path(id, "playback"), &[], body, &SigningOverride::default())
-            .await?;
-        Self::decode(response).await
+        self.call(Method::POST, &Self::instance_path(id, "playback"), Some(request)).await
     }
 
     /// The current (or last) playback.
@@ -430,15 +419,7 @@ impl Client {
 
     /// Stops the playback.
     pub async fn stop_playback(&self, id: &str) -> Result<(), ClientError> {
-        self.send_signed(
-            Method::DELETE,
-            &Self::instance_path(id, "playback"),
-            &[],
-            Vec::new(),
-            &SigningOverride::default(),
-        )
-        .await?;
-        Ok(())
+        self.call_empty::<()>(Method::DELETE, &Self::instance_path(id, "playback"), None).await
     }
 
     /// Shows a PNG or JPEG picture, or loops an H.264 Annex B video at 30 fps, as the phone's
@@ -463,15 +444,7 @@ impl Client {
 
     /// Turns an injected picture off.
     pub async fn clear_camera(&self, id: &str) -> Result<(), ClientError> {
-        self.send_signed(
-            Method::DELETE,
-            &Self::instance_path(id, "camera"),
-            &[],
-            Vec::new(),
-            &SigningOverride::default(),
-        )
-        .await?;
-        Ok(())
+        self.call_empty::<()>(Method::DELETE, &Self::instance_path(id, "camera"), None).await
     }
 
     /// Feeds a 16-bit PCM WAV file into the microphone (VMOS `injectAudioToMic`).
@@ -549,8 +522,7 @@ impl Client {
     /// Disables a key (admin tenants only).
     pub async fn disable_key(&self, access_key: &str) -> Result<(), ClientError> {
         let path = format!("/v1/admin/keys/{}/disable", encode_component(access_key));
-        self.send_signed(Method::POST, &path, &[], Vec::new(), &SigningOverride::default()).await?;
-        Ok(())
+        self.call_empty::<()>(Method::POST, &path, None).await
     }
 
     /// Replaces a key with a new one for the same tenant and disables the old (admin only).
@@ -561,11 +533,8 @@ impl Client {
 
     /// Revokes a session token (VMOS `clearStsToken`): it opens no new session.
     pub async fn revoke_session(&self, session_token: &str) -> Result<(), ClientError> {
-        let body =
-            serde_json::to_vec(&cloudphone_protocol::api::RevokeSession { session_token: session_token.to_owned() })
-                .map_err(|e| ClientError::Decode(e.to_string()))?;
-        self.send_signed(Method::POST, "/v1/sessions/revoke", &[], body, &SigningOverride::default()).await?;
-        Ok(())
+        let body = cloudphone_protocol::api::RevokeSession { session_token: session_token.to_owned() };
+        self.call_empty(Method::POST, "/v1/sessions/revoke", Some(&body)).await
     }
 
     /// The device models phones can be created as.
@@ -619,9 +588,7 @@ impl Client {
 
     /// Deletes a phone and everything it stored.
     pub async fn delete_instance(&self, id: &str) -> Result<(), ClientError> {
-        let path = format!("/v1/instances/{}", encode_component(id));
-        self.send_signed(Method::DELETE, &path, &[], Vec::new(), &SigningOverride::default()).await?;
-        Ok(())
+        self.call_empty::<()>(Method::DELETE, &format!("/v1/instances/{}", encode_component(id)), None).await
     }
 
     /// Runs a shell command line on a phone.
