@@ -125,6 +125,28 @@ impl AudioLog {
     }
 }
 
+/// A phone's identity and properties, as the API shows them.
+#[derive(Clone, Debug)]
+pub struct IdentityView {
+    /// Who the phone is.
+    pub identity: Identity,
+    /// Every system property as `getprop` shows it.
+    pub properties: std::collections::BTreeMap<String, String>,
+    /// `ro.*` changes waiting for the next boot.
+    pub pending: std::collections::BTreeMap<String, String>,
+}
+
+/// What a phone's camera has received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CameraView {
+    /// Frames since boot.
+    pub frames: u64,
+    /// Where the one shown came from.
+    pub source: Option<media::CameraSource>,
+    /// Size of the one shown.
+    pub size: Option<(u32, u32)>,
+}
+
 /// A script being played into a phone.
 struct Playback {
     task: tokio::task::JoinHandle<()>,
@@ -228,23 +250,19 @@ impl Phone {
         self.device().screenshot()
     }
 
-    /// The screen size in pixels.
-    pub fn screen_size(&self) -> (u32, u32) {
-        self.device().screen_size()
-    }
-
     /// Applies a batch of identity changes (all or nothing) and persists them.
     pub fn apply(&self, changes: &[Change]) -> Result<ChangeReport, HostError> {
         Ok(self.with_device(|d| d.apply(changes))??)
     }
 
-    /// The phone's identity, all its properties as `getprop` shows them, and the `ro.*`
-    /// changes waiting for the next boot.
-    pub fn identity(
-        &self,
-    ) -> (Identity, std::collections::BTreeMap<String, String>, std::collections::BTreeMap<String, String>) {
+    /// The phone's identity and properties now.
+    pub fn identity(&self) -> IdentityView {
         let device = self.device();
-        (device.identity().clone(), device.properties().clone(), device.pending().clone())
+        IdentityView {
+            identity: device.identity().clone(),
+            properties: device.properties().clone(),
+            pending: device.pending().clone(),
+        }
     }
 
     /// Runs a device operation, then publishes and persists what it changed.
@@ -388,11 +406,15 @@ impl Phone {
         self.device().clear_camera();
     }
 
-    /// What the camera has received: frames, source, size of the latest.
-    pub fn camera(&self) -> (u64, Option<media::CameraSource>, Option<(u32, u32)>) {
+    /// What the camera has received.
+    pub fn camera(&self) -> CameraView {
         let device = self.device();
         let camera = device.camera();
-        (camera.frames, camera.source, camera.frame.as_ref().map(|f| (f.width, f.height)))
+        CameraView {
+            frames: camera.frames,
+            source: camera.source,
+            size: camera.frame.as_ref().map(|f| (f.width, f.height)),
+        }
     }
 
     /// What the microphone hears now.
@@ -906,13 +928,13 @@ mod tests {
         assert_eq!(phone.shell("getprop ro.product.model").unwrap().stdout, "Pixel 7 Pro\n", "identity kept");
         assert_ne!(phone.shell("settings get secure android_id").unwrap().stdout, android_id);
 
-        let imei = phone.identity().0.modem.imei;
+        let imei = phone.identity().identity.modem.imei;
         let bad = NewDevice { model: Some("Nokia 3310".into()), ..Default::default() };
         assert!(matches!(host.renew("cp-l", &bad), Err(HostError::Identity(_))));
-        assert_eq!(host.phone("cp-l").unwrap().identity().0.modem.imei, imei, "still running, unchanged");
+        assert_eq!(host.phone("cp-l").unwrap().identity().identity.modem.imei, imei, "still running, unchanged");
         let phone = host.renew("cp-l", &NewDevice { model: Some("SM-S911B".into()), ..Default::default() }).unwrap();
         assert_eq!(phone.shell("getprop ro.product.model").unwrap().stdout, "SM-S911B\n");
-        assert_ne!(phone.identity().0.modem.imei, imei);
+        assert_ne!(phone.identity().identity.modem.imei, imei);
 
         host.stop("cp-l").unwrap();
         host.stop("cp-l").unwrap();
@@ -999,10 +1021,13 @@ mod tests {
             e.write_header().unwrap().write_image_data(&[0, 200, 0].repeat(48)).unwrap();
         }
         assert_eq!(phone.inject_picture(&png_bytes).unwrap(), (8, 6));
-        assert_eq!(phone.camera(), (1, Some(media::CameraSource::Picture), Some((8, 6))));
+        assert_eq!(
+            phone.camera(),
+            CameraView { frames: 1, source: Some(media::CameraSource::Picture), size: Some((8, 6)) }
+        );
         assert!(phone.inject_picture(b"nope").is_err());
         phone.clear_camera();
-        assert_eq!(phone.camera().2, None);
+        assert_eq!(phone.camera().size, None);
 
         // A looping video: frames keep coming, from the video source.
         let mut encoder = VideoEncoder::new(EncoderSettings::default());
@@ -1012,15 +1037,15 @@ mod tests {
         }
         assert_eq!(phone.inject_video(stream, 30.0).unwrap(), (32, 24));
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let (frames, source, size) = phone.camera();
+        let CameraView { frames, source, size } = phone.camera();
         assert!(frames >= 5, "{frames} frames in 0.3 s at 30 fps");
         assert_eq!((source, size), (Some(media::CameraSource::Video), Some((32, 24))));
         assert!(phone.inject_video(b"garbage".to_vec(), 30.0).is_err());
         phone.clear_camera();
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let stopped = phone.camera().0;
+        let stopped = phone.camera().frames;
         tokio::time::sleep(Duration::from_millis(150)).await;
-        assert_eq!(phone.camera().0, stopped, "no frames after clearing");
+        assert_eq!(phone.camera().frames, stopped, "no frames after clearing");
 
         // 0.2 s of a loud tone into the microphone, in real time.
         let tone: Vec<i16> = (0..3200).map(|i| ((i as f32 * 0.3).sin() * 20_000.0) as i16).collect();

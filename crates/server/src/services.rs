@@ -239,7 +239,7 @@ impl Instances {
     /// A phone's identity and properties.
     pub async fn properties(&self, tenant: &str, id: &str) -> HttpResult<PropertiesView> {
         let phone = self.phone(tenant, id).await?;
-        let (identity, system, pending) = phone.identity();
+        let cloudphone_host::IdentityView { identity, properties: system, pending } = phone.identity();
         Ok(PropertiesView {
             system,
             pending_restart: pending,
@@ -404,7 +404,7 @@ impl Instances {
         let hal = self.phone(tenant, id).await?.hal();
         Ok(match hal.location {
             Some(current) => LocationStatus {
-                source: serde_json::to_value(&current.source).ok().and_then(|v| v.as_str().map(str::to_owned)),
+                source: wire_name(&current.source),
                 updated_at: Some(rfc3339(current.time_ms as i64)),
                 fix: Some(current.fix),
             },
@@ -510,7 +510,7 @@ impl Instances {
             level_db: mic.level_db,
             samples: mic.samples,
             sample_rate: mic.sample_rate,
-            source: mic.source.and_then(|s| serde_json::to_value(s).ok()).and_then(|v| v.as_str().map(str::to_owned)),
+            source: mic.source.as_ref().and_then(wire_name),
         })
     }
 
@@ -555,11 +555,16 @@ pub enum AppAction {
     Uninstall,
 }
 
+/// The JSON name of a unit enum value (`LocationSource::Api` is `"api"`).
+fn wire_name<T: serde::Serialize>(value: &T) -> Option<String> {
+    serde_json::to_value(value).ok()?.as_str().map(str::to_owned)
+}
+
 fn camera_status(phone: &Phone) -> CameraStatus {
-    let (frames, source, size) = phone.camera();
+    let cloudphone_host::CameraView { frames, source, size } = phone.camera();
     CameraStatus {
         frames,
-        source: source.and_then(|s| serde_json::to_value(s).ok()).and_then(|v| v.as_str().map(str::to_owned)),
+        source: source.as_ref().and_then(wire_name),
         width: size.map(|s| s.0),
         height: size.map(|s| s.1),
     }

@@ -443,17 +443,6 @@ impl Store {
         Ok(())
     }
 
-    /// A tenant's instances, oldest first.
-    pub async fn list_instances(&self, tenant_id: &str) -> Result<Vec<InstanceRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, tenant_id, status, created_at, updated_at FROM instances WHERE tenant_id = $1 ORDER BY created_at, id",
-        )
-        .bind(tenant_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(instance_from).collect())
-    }
-
     /// One page of a tenant's instances, oldest first, after the position `after`
     /// (`created_at`, `id`) of the last row of the previous page.
     pub async fn list_instances_page(
@@ -763,7 +752,7 @@ mod tests {
                 updated_at: 5,
             };
             store.insert_instance(&row).await.unwrap();
-            assert_eq!(store.list_instances("t1").await.unwrap(), vec![row.clone()]);
+            assert_eq!(store.list_instances_page("t1", None, 100).await.unwrap(), vec![row.clone()]);
             let mut later = row.clone();
             later.id = "cp-0".into();
             later.created_at = 6;
@@ -780,7 +769,7 @@ mod tests {
                     .is_empty()
             );
             assert!(store.delete_instance("t1", "cp-0").await.unwrap());
-            assert!(store.list_instances("t2").await.unwrap().is_empty());
+            assert!(store.list_instances_page("t2", None, 100).await.unwrap().is_empty());
             assert_eq!(store.instance("t2", "cp-1").await.unwrap(), None);
             assert!(!store.delete_instance("t2", "cp-1").await.unwrap());
             store.set_instance_status("cp-1", "stopped", 9).await.unwrap();
