@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use cloudphone_device::identity::{Change, IdentityError, catalogue, country};
+use cloudphone_device::identity::{Change, IdentityError, resolve_country, resolve_model};
 use cloudphone_device::virtual_phone::InstalledPackage;
 use cloudphone_device::{PhoneState, ShellOutput};
 use cloudphone_gateway::Gateway;
@@ -114,12 +114,9 @@ impl Instances {
     /// and country.
     pub async fn create(&self, tenant: &str, request: &CreateInstances) -> HttpResult<Vec<Instance>> {
         let count = request.count.unwrap_or(1);
-        let model_name = request.model.as_deref().unwrap_or(cloudphone_device::virtual_phone::DEFAULT_MODEL);
-        let model = catalogue::find(model_name)
-            .ok_or_else(|| IdentityError::Unknown { what: "model", name: model_name.to_owned() })?;
-        let country_code = request.country.as_deref().unwrap_or(cloudphone_device::virtual_phone::DEFAULT_COUNTRY);
-        let country = country::by_code(country_code)
-            .ok_or_else(|| IdentityError::Unknown { what: "country", name: country_code.to_owned() })?;
+        let model = resolve_model(request.model.as_deref().unwrap_or(cloudphone_device::virtual_phone::DEFAULT_MODEL))?;
+        let country =
+            resolve_country(request.country.as_deref().unwrap_or(cloudphone_device::virtual_phone::DEFAULT_COUNTRY))?;
         if count == 0 || count > MAX_CREATE_COUNT {
             return Err(ApiError::with_message(
                 ErrorCode::InvalidParameter,
@@ -207,10 +204,10 @@ impl Instances {
         if let Lifecycle::Renew(request) = &operation {
             // Refuse a bad request before the phone goes down.
             if let Some(model) = &request.model {
-                catalogue::find(model).ok_or_else(|| IdentityError::Unknown { what: "model", name: model.clone() })?;
+                resolve_model(model)?;
             }
             if let Some(code) = &request.country {
-                country::by_code(code).ok_or_else(|| IdentityError::Unknown { what: "country", name: code.clone() })?;
+                resolve_country(code)?;
             }
         }
         self.store.set_instance_status(id, during.as_str(), now_millis()).await?;

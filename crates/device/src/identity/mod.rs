@@ -68,6 +68,16 @@ pub enum IdentityError {
     },
 }
 
+/// A catalogue model by name, or the error that names what was asked for.
+pub fn resolve_model(name: &str) -> Result<&'static DeviceModel, IdentityError> {
+    catalogue::find(name).ok_or_else(|| IdentityError::Unknown { what: "model", name: name.to_owned() })
+}
+
+/// A country by ISO code, or the error that names what was asked for.
+pub fn resolve_country(code: &str) -> Result<&'static Country, IdentityError> {
+    country::by_code(code).ok_or_else(|| IdentityError::Unknown { what: "country", name: code.to_owned() })
+}
+
 fn invalid(key: &str, reason: impl Into<String>) -> IdentityError {
     IdentityError::InvalidValue { key: key.to_owned(), reason: reason.into() }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub use cloudphone_protocol::api::NewDevice;
 
 use super::packages::InstalledPackage;
-use crate::identity::{Identity, IdentityError, catalogue, country, new_android_id};
+use crate::identity::{Identity, IdentityError, catalogue, country, new_android_id, resolve_country, resolve_model};
 
 /// The version of the on-disk format of [`PhoneState`].
 pub const STATE_FORMAT: u32 = 1;
@@ -94,14 +94,10 @@ impl PhoneState {
     /// model or country is unknown.
     pub fn renew<R: Rng + ?Sized>(&mut self, request: &NewDevice, rng: &mut R) -> Result<(), IdentityError> {
         let model = match &request.model {
-            Some(name) => {
-                catalogue::find(name).ok_or_else(|| IdentityError::Unknown { what: "model", name: name.clone() })?
-            }
+            Some(name) => resolve_model(name)?,
             None => &catalogue::models()[rng.random_range(0..catalogue::models().len())],
         };
-        let country_code = request.country.clone().unwrap_or_else(|| self.identity.modem.country_iso.clone());
-        let country = country::by_code(&country_code)
-            .ok_or_else(|| IdentityError::Unknown { what: "country", name: country_code.clone() })?;
+        let country = resolve_country(request.country.as_deref().unwrap_or(&self.identity.modem.country_iso))?;
         self.identity = Identity::generate(model, country, rng);
         self.pending.clear();
         if !request.keep_user_data {

@@ -250,10 +250,11 @@ fn nav_center(i: usize, width: f32, height: f32) -> (f32, f32) {
     (width * (0.25 + 0.25 * i as f32), height - NAV_BAR / 2.0)
 }
 
-/// What a tap at (x, y) hits on `screen`, whose launcher shows `launcher` in order.
+/// What a tap at (x, y) hits on `screen`. `targets` are what the screen lists, in order: the
+/// launcher's icons, or the recents screen's cards; `scroll` is how far the content moved up.
 pub fn hit_test(
     screen: &Screen,
-    launcher: &[Launch],
+    targets: &[Launch],
     scroll: f32,
     width: f32,
     height: f32,
@@ -270,7 +271,6 @@ pub fn hit_test(
         return (x >= bx && x <= bx + bw && y >= by && y <= by + bh).then_some(Target::PlayTone);
     }
     if *screen == Screen::Recents {
-        // `launcher` holds the recent apps here, one card each.
         return launcher
             .iter()
             .enumerate()
@@ -286,7 +286,7 @@ pub fn hit_test(
     if y < STATUS_BAR {
         return None;
     }
-    launcher.iter().enumerate().find_map(|(i, launch)| {
+    targets.iter().enumerate().find_map(|(i, launch)| {
         let (cx, cy) = icon_center(i, width, height);
         let cy = cy - scroll;
         let d = ((x - cx).powi(2) + (y - cy).powi(2)).sqrt();
