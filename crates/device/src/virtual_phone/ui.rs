@@ -271,7 +271,7 @@ pub fn hit_test(
         return (x >= bx && x <= bx + bw && y >= by && y <= by + bh).then_some(Target::PlayTone);
     }
     if *screen == Screen::Recents {
-        return launcher
+        return targets
             .iter()
             .enumerate()
             .find_map(|(i, launch)| {
