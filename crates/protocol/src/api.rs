@@ -533,3 +533,102 @@ pub struct KeyInfo {
     /// Refused for signing.
     pub disabled: bool,
 }
+
+/// `PUT /v1/callback` body.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackRequest {
+    /// Where events are POSTed (`http://` or `https://`, at most 2048 characters).
+    pub url: String,
+    /// The signing secret (16 to 128 printable ASCII characters); default: a new random one,
+    /// returned once in the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// A tenant's callback endpoint.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CallbackView {
+    /// Where events are POSTed.
+    pub url: String,
+    /// The signing secret: only in the answer to the `PUT` that set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Last change, RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+/// One attempt at a delivery.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeliveryAttemptView {
+    /// Its number, from 1.
+    pub attempt: u32,
+    /// When, RFC 3339 UTC.
+    pub at: String,
+    /// Where it was sent.
+    pub url: String,
+    /// The receiver's HTTP status, if it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    /// What went wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration_ms: u64,
+}
+
+/// A delivery of an event to the callback URL.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DeliveryView {
+    /// Opaque id (`dl-…`).
+    pub id: String,
+    /// The event (`ev-…`; the same on redeliveries).
+    pub event_id: String,
+    /// The event's type (`task.ended`, `instance.status`, `ping`).
+    pub event_type: String,
+    /// The event's business code.
+    pub business_code: u16,
+    /// `pending`, `delivered` or `failed` (given up after the retry window).
+    pub status: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When the next attempt is due (pending only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
+    /// The last attempt's HTTP status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status_code: Option<u16>,
+    /// The last attempt's error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When it was delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<String>,
+    /// When it was queued.
+    pub created_at: String,
+    /// The JSON body sent.
+    pub event: serde_json::Value,
+    /// Every attempt (only on `GET /v1/callback/deliveries/{id}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempt_log: Vec<DeliveryAttemptView>,
+}
+
+/// A page of deliveries, newest first.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DeliveryList {
+    /// The deliveries.
+    pub deliveries: Vec<DeliveryView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// `POST /v1/instances` answer: the phones (booting) and the task creating them (a batch when
+/// more than one).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CreatedInstances {
+    /// The new phones, as they are now.
+    pub instances: Vec<Instance>,
+    /// The task to follow.
+    pub task: crate::TaskView,
+}

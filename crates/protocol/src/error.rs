@@ -126,6 +126,20 @@ catalogue! {
     ControlRejected = ("control.rejected", 422, "the phone refused the input"),
     /// The session was not opened for this category of input.
     ControlNotAllowed = ("control.not_allowed", 403, "this session may not send this kind of input"),
+    /// Too many requests from this access key; wait as `Retry-After` says.
+    RateLimited = ("request.rate_limited", 429, "too many requests for this access key; retry after the time in Retry-After"),
+    /// No task with that id (or it belongs to another tenant).
+    TaskNotFound = ("task.not_found", 404, "the task does not exist"),
+    /// Only pending tasks (and batches with pending children) can be cancelled.
+    TaskNotCancellable = ("task.not_cancellable", 409, "the task is running or has ended and cannot be cancelled"),
+    /// The server stopped while the task ran, and the task is not safe to run twice.
+    TaskInterrupted = ("task.interrupted", 500, "the server stopped while the task ran; it was not run again because it may not be safe to repeat"),
+    /// The task ran past its deadline.
+    TaskTimedOut = ("task.timeout", 504, "the task did not finish before its deadline"),
+    /// The tenant has no callback URL configured.
+    CallbackNotConfigured = ("callback.not_configured", 404, "no callback URL is configured"),
+    /// No delivery with that id (or it belongs to another tenant).
+    DeliveryNotFound = ("callback.delivery_not_found", 404, "the callback delivery does not exist"),
     /// Something failed inside the server; the message says what.
     Internal = ("internal", 500, "internal error"),
 }

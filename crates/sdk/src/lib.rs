@@ -11,21 +11,27 @@
 //! ```
 
 use cloudphone_protocol::api::{
-    AppInfo, AppList, CatalogueCountry, CatalogueModel, ChangeReport, CreateInstances, CreateSession, FileListing,
-    FileWritten, Instance, InstanceList, LocaleRequest, NewDevice, PropertiesPatch, PropertiesView, SessionGrant,
-    ShellRequest, ShellResult, StartApp, StartedApp, WifiList, WifiNetwork,
+    AppInfo, AppList, CallbackRequest, CallbackView, CatalogueCountry, CatalogueModel, ChangeReport, CreateInstances,
+    CreateSession, CreatedInstances, DeliveryList, DeliveryView, FileListing, FileWritten, Instance, InstanceList,
+    LocaleRequest, NewDevice, PropertiesPatch, PropertiesView, SessionGrant, ShellRequest, ShellResult, StartApp,
+    StartedApp, WifiList, WifiNetwork,
 };
 use cloudphone_protocol::error::ErrorBody;
 use cloudphone_protocol::signing::{
     HEADER_ACCESS_KEY, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, SignedRequest, canonical_query_from_pairs,
     encode_component,
 };
+use cloudphone_protocol::task::{BatchRequest, TaskList};
+use cloudphone_protocol::{ErrorCode, TaskStatus, TaskView};
 use rand::RngCore;
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use cloudphone_protocol::{api, control};
+pub use cloudphone_protocol::{api, callback, control, task};
+
+/// How long the convenience methods wait for their task (creating, restarting, installing…).
+pub const TASK_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -195,10 +201,164 @@ impl Client {
         self.create_instances_with(&CreateInstances { count: Some(count), ..Default::default() }).await
     }
 
-    /// Creates phones of a chosen model and country.
+    /// Creates phones of a chosen model and country, and waits until they run.
     pub async fn create_instances_with(&self, request: &CreateInstances) -> Result<Vec<Instance>, ClientError> {
-        let list: InstanceList = self.call(Method::POST, "/v1/instances", Some(request)).await?;
-        Ok(list.instances)
+        let created = self.submit_create(request).await?;
+        let task = self.wait_task(&created.task.id, TASK_WAIT).await?;
+        Self::task_result::<serde_json::Value>(&task)?;
+        let mut instances = Vec::with_capacity(created.instances.len());
+        for instance in &created.instances {
+            instances.push(self.instance(&instance.id).await?);
+        }
+        Ok(instances)
+    }
+
+    /// Starts creating phones and returns at once: the phones (booting) and the task to follow.
+    pub async fn submit_create(&self, request: &CreateInstances) -> Result<CreatedInstances, ClientError> {
+        self.call(Method::POST, "/v1/instances", Some(request)).await
+    }
+
+    /// A task.
+    pub async fn task(&self, id: &str) -> Result<TaskView, ClientError> {
+        self.call::<(), _>(Method::GET, &format!("/v1/tasks/{}", encode_component(id)), None).await
+    }
+
+    /// Waits up to `timeout` for a task to end (long-polling the server a minute at a time) and
+    /// returns it as it is then.
+    pub async fn wait_task(&self, id: &str, timeout: std::time::Duration) -> Result<TaskView, ClientError> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now()).as_secs().min(60);
+            let response = self
+                .send_signed(
+                    Method::GET,
+                    &format!("/v1/tasks/{}", encode_component(id)),
+                    &[("wait", &left.to_string())],
+                    Vec::new(),
+                    &SigningOverride::default(),
+                )
+                .await?;
+            let task: TaskView = Self::decode(response).await?;
+            if task.status.is_final() || left == 0 {
+                return Ok(task);
+            }
+        }
+    }
+
+    /// A page of tasks, newest first. `filters` are `status`, `kind`, `instance_id`, `parent_id`.
+    pub async fn tasks(
+        &self,
+        filters: &[(&str, &str)],
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<TaskList, ClientError> {
+        let limit = limit.to_string();
+        let mut query: Vec<(&str, &str)> = filters.to_vec();
+        query.push(("limit", &limit));
+        if let Some(cursor) = cursor {
+            query.push(("cursor", cursor));
+        }
+        let response =
+            self.send_signed(Method::GET, "/v1/tasks", &query, Vec::new(), &SigningOverride::default()).await?;
+        Self::decode(response).await
+    }
+
+    /// Cancels a pending task (or a batch's pending children).
+    pub async fn cancel_task(&self, id: &str) -> Result<TaskView, ClientError> {
+        self.call::<(), _>(Method::POST, &format!("/v1/tasks/{}/cancel", encode_component(id)), None).await
+    }
+
+    /// Starts one operation over many phones; returns the batch task at once.
+    pub async fn batch(&self, request: &BatchRequest) -> Result<TaskView, ClientError> {
+        self.call(Method::POST, "/v1/batch", Some(request)).await
+    }
+
+    /// Starts a task on one phone (`action` is the path under the instance, e.g. `restart`) and
+    /// returns it at once.
+    pub async fn submit_task<B: Serialize>(
+        &self,
+        id: &str,
+        action: &str,
+        body: Option<&B>,
+    ) -> Result<TaskView, ClientError> {
+        self.call(Method::POST, &Self::instance_path(id, action), body).await
+    }
+
+    /// What a finished task produced, or its error as a [`ClientError::Api`] with the
+    /// catalogue's code (`task.timeout`, `task.cancelled`, or the operation's own).
+    pub fn task_result<T: DeserializeOwned>(task: &TaskView) -> Result<T, ClientError> {
+        let failure = |code: &str, message: &str| ClientError::Api {
+            status: ErrorCode::from_code(code).map(|c| c.http_status()).unwrap_or(500),
+            code: code.to_owned(),
+            message: message.to_owned(),
+        };
+        match (task.status, &task.error) {
+            (TaskStatus::Done, _) => serde_json::from_value(task.result.clone().unwrap_or(serde_json::Value::Null))
+                .map_err(|e| ClientError::Decode(format!("task {} result: {e}", task.id))),
+            (_, Some(error)) => Err(failure(&error.code, &error.message)),
+            (TaskStatus::Cancelled, None) => Err(failure("task.cancelled", "the task was cancelled")),
+            (status, None) => Err(failure(
+                "task.not_done",
+                &format!("task {} is {} (VMOS {})", task.id, status.as_str(), status.vmos_code()),
+            )),
+        }
+    }
+
+    /// Sets the callback URL (and secret; a random one when `None`). The answer holds the
+    /// secret: the only time it is shown.
+    pub async fn set_callback(&self, url: &str, secret: Option<&str>) -> Result<CallbackView, ClientError> {
+        let request = CallbackRequest { url: url.to_owned(), secret: secret.map(str::to_owned) };
+        self.call(Method::PUT, "/v1/callback", Some(&request)).await
+    }
+
+    /// The callback URL.
+    pub async fn callback(&self) -> Result<CallbackView, ClientError> {
+        self.call::<(), _>(Method::GET, "/v1/callback", None).await
+    }
+
+    /// Removes the callback URL.
+    pub async fn delete_callback(&self) -> Result<(), ClientError> {
+        self.call_empty::<()>(Method::DELETE, "/v1/callback", None).await
+    }
+
+    /// Sends a `ping` event to the callback URL; returns its delivery.
+    pub async fn test_callback(&self) -> Result<DeliveryView, ClientError> {
+        self.call::<(), _>(Method::POST, "/v1/callback/test", None).await
+    }
+
+    /// A page of callback deliveries, newest first, optionally of one status.
+    pub async fn deliveries(
+        &self,
+        status: Option<&str>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<DeliveryList, ClientError> {
+        let limit = limit.to_string();
+        let mut query = vec![("limit", limit.as_str())];
+        query.extend(status.map(|s| ("status", s)));
+        query.extend(cursor.map(|c| ("cursor", c)));
+        let response = self
+            .send_signed(Method::GET, "/v1/callback/deliveries", &query, Vec::new(), &SigningOverride::default())
+            .await?;
+        Self::decode(response).await
+    }
+
+    /// One delivery with its attempt log.
+    pub async fn delivery(&self, id: &str) -> Result<DeliveryView, ClientError> {
+        self.call::<(), _>(Method::GET, &format!("/v1/callback/deliveries/{}", encode_component(id)), None).await
+    }
+
+    /// Queues a delivery's event again.
+    pub async fn redeliver(&self, id: &str) -> Result<DeliveryView, ClientError> {
+        let path = format!("/v1/callback/deliveries/{}/redeliver", encode_component(id));
+        self.call::<(), _>(Method::POST, &path, None).await
+    }
+
+    /// Runs a task to its end and returns its result.
+    async fn run_task<T: DeserializeOwned>(&self, submitted: TaskView) -> Result<T, ClientError> {
+        let task =
+            if submitted.status.is_final() { submitted } else { self.wait_task(&submitted.id, TASK_WAIT).await? };
+        Self::task_result(&task)
     }
 
     fn instance_path(id: &str, action: &str) -> String {
@@ -207,27 +367,32 @@ impl Client {
 
     /// Reboots a phone (pending `ro.*` changes take effect).
     pub async fn restart(&self, id: &str) -> Result<Instance, ClientError> {
-        self.call::<(), _>(Method::POST, &Self::instance_path(id, "restart"), None).await
+        let task = self.submit_task::<()>(id, "restart", None).await?;
+        self.run_task(task).await
     }
 
     /// Shuts a phone down, keeping its state.
     pub async fn stop(&self, id: &str) -> Result<Instance, ClientError> {
-        self.call::<(), _>(Method::POST, &Self::instance_path(id, "stop"), None).await
+        let task = self.submit_task::<()>(id, "stop", None).await?;
+        self.run_task(task).await
     }
 
     /// Boots a stopped phone.
     pub async fn start(&self, id: &str) -> Result<Instance, ClientError> {
-        self.call::<(), _>(Method::POST, &Self::instance_path(id, "start"), None).await
+        let task = self.submit_task::<()>(id, "start", None).await?;
+        self.run_task(task).await
     }
 
     /// Factory reset: user data is wiped, the identity stays.
     pub async fn reset(&self, id: &str) -> Result<Instance, ClientError> {
-        self.call::<(), _>(Method::POST, &Self::instance_path(id, "reset"), None).await
+        let task = self.submit_task::<()>(id, "reset", None).await?;
+        self.run_task(task).await
     }
 
     /// "One-key new device": a fresh identity.
     pub async fn new_device(&self, id: &str, request: &NewDevice) -> Result<Instance, ClientError> {
-        self.call(Method::POST, &Self::instance_path(id, "new-device"), Some(request)).await
+        let task = self.submit_task(id, "new-device", Some(request)).await?;
+        self.run_task(task).await
     }
 
     /// The phone's identity and properties.
@@ -262,7 +427,7 @@ impl Client {
         let response = self
             .send(Method::POST, &path, &[], apk, "application/vnd.android.package-archive", &SigningOverride::default())
             .await?;
-        Self::decode(response).await
+        self.run_task(Self::decode(response).await?).await
     }
 
     /// The installed apps and the one in front.
@@ -278,22 +443,25 @@ impl Client {
     /// Brings an app to the front (its launcher activity unless one is named).
     pub async fn start_app(&self, id: &str, package: &str, activity: Option<&str>) -> Result<StartedApp, ClientError> {
         let request = StartApp { activity: activity.map(str::to_owned) };
-        self.call(Method::POST, &Self::app_path(id, package, "start"), Some(&request)).await
+        self.run_task(self.call(Method::POST, &Self::app_path(id, package, "start"), Some(&request)).await?).await
     }
 
     /// Force-stops an app.
     pub async fn stop_app(&self, id: &str, package: &str) -> Result<(), ClientError> {
-        self.call_empty::<()>(Method::POST, &Self::app_path(id, package, "stop"), None).await
+        let task = self.call::<(), _>(Method::POST, &Self::app_path(id, package, "stop"), None).await?;
+        self.run_task::<serde_json::Value>(task).await.map(|_| ())
     }
 
     /// Deletes an app's data.
     pub async fn clear_app(&self, id: &str, package: &str) -> Result<(), ClientError> {
-        self.call_empty::<()>(Method::POST, &Self::app_path(id, package, "clear"), None).await
+        let task = self.call::<(), _>(Method::POST, &Self::app_path(id, package, "clear"), None).await?;
+        self.run_task::<serde_json::Value>(task).await.map(|_| ())
     }
 
     /// Uninstalls an app.
     pub async fn uninstall_app(&self, id: &str, package: &str) -> Result<(), ClientError> {
-        self.call_empty::<()>(Method::DELETE, &Self::app_path(id, package, ""), None).await
+        let task = self.call::<(), _>(Method::DELETE, &Self::app_path(id, package, ""), None).await?;
+        self.run_task::<serde_json::Value>(task).await.map(|_| ())
     }
 
     /// A path in the phone and, for a folder, its entries.
@@ -336,7 +504,7 @@ impl Client {
                 &SigningOverride::default(),
             )
             .await?;
-        Self::decode(response).await
+        self.run_task(Self::decode(response).await?).await
     }
 
     /// Removes a file, or a folder (and its contents when `recursive`).

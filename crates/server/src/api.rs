@@ -1,17 +1,21 @@
 //! The HTTP routes. Handlers are thin: they parse, call a service, and render.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use std::time::Duration;
+
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Extension, Json, Router, middleware};
+use cloudphone_protocol::api::{CallbackRequest, CreatedInstances};
 use cloudphone_protocol::api::{
     CatalogueCountry, CatalogueModel, ChangeReport, ClipboardText, CreateInstances, CreateSession, InstanceList,
-    LocaleRequest, NewDevice, PropertiesPatch, PropertiesView, SensorReadings, ShellRequest, ShellResult,
-    SignallingAnswer, SignallingOffer, StartApp, StartedApp, WifiList,
+    LocaleRequest, PropertiesPatch, PropertiesView, SensorReadings, ShellRequest, ShellResult, SignallingAnswer,
+    SignallingOffer, StartApp, WifiList,
 };
-use cloudphone_protocol::{ApiError, ErrorCode};
+use cloudphone_protocol::task::BatchRequest;
+use cloudphone_protocol::{ApiError, ErrorCode, TaskKind, TaskView};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
@@ -20,7 +24,8 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{self, Tenant};
 use crate::credentials::random_hex;
 use crate::error::{HttpError, HttpResult};
-use crate::services::{AppAction, Instances, Lifecycle};
+use crate::services::Instances;
+use crate::tasks::MAX_WAIT;
 use crate::{AppState, metrics, web};
 
 /// Gives every request an `x-request-id` (kept if the client sent one), echoed in the response
@@ -68,11 +73,21 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/instances/{id}/properties", get(get_properties).patch(patch_properties))
         .route("/v1/instances/{id}/wifi", put(put_wifi))
         .route("/v1/instances/{id}/locale", put(put_locale))
-        .route("/v1/instances/{id}/restart", post(|s, r| lifecycle(s, r, Lifecycle::Restart)))
-        .route("/v1/instances/{id}/stop", post(|s, r| lifecycle(s, r, Lifecycle::Stop)))
-        .route("/v1/instances/{id}/start", post(|s, r| lifecycle(s, r, Lifecycle::Start)))
-        .route("/v1/instances/{id}/reset", post(|s, r| lifecycle(s, r, Lifecycle::Reset)))
-        .route("/v1/instances/{id}/new-device", post(new_device))
+        .route("/v1/instances/{id}/shell/async", post(shell_async))
+        .route("/v1/instances/{id}/restart", post(|s, r, q, b| phone_task(s, r, q, b, TaskKind::Restart)))
+        .route("/v1/instances/{id}/stop", post(|s, r, q, b| phone_task(s, r, q, b, TaskKind::Stop)))
+        .route("/v1/instances/{id}/start", post(|s, r, q, b| phone_task(s, r, q, b, TaskKind::Start)))
+        .route("/v1/instances/{id}/reset", post(|s, r, q, b| phone_task(s, r, q, b, TaskKind::Reset)))
+        .route("/v1/instances/{id}/new-device", post(|s, r, q, b| phone_task(s, r, q, b, TaskKind::NewDevice)))
+        .route("/v1/batch", post(batch))
+        .route("/v1/tasks", get(list_tasks))
+        .route("/v1/tasks/{task}", get(get_task))
+        .route("/v1/tasks/{task}/cancel", post(cancel_task))
+        .route("/v1/callback", get(get_callback).put(put_callback).delete(delete_callback))
+        .route("/v1/callback/test", post(test_callback))
+        .route("/v1/callback/deliveries", get(list_deliveries))
+        .route("/v1/callback/deliveries/{delivery}", get(get_delivery))
+        .route("/v1/callback/deliveries/{delivery}/redeliver", post(redeliver))
         .route("/v1/sessions/revoke", post(revoke_session))
         .route("/v1/admin/tenants", get(list_tenants).post(create_tenant))
         .route("/v1/admin/tenants/{tenant}/keys", get(list_keys).post(add_key))
@@ -81,10 +96,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/catalogue/models", get(catalogue_models))
         .route("/v1/catalogue/countries", get(catalogue_countries))
         .route("/v1/instances/{id}/apps", get(list_apps))
-        .route("/v1/instances/{id}/apps/{package}", delete(|s, r| app_action(s, r, AppAction::Uninstall)))
+        .route("/v1/instances/{id}/apps/{package}", delete(|s, r, q| app_task(s, r, q, TaskKind::AppUninstall)))
         .route("/v1/instances/{id}/apps/{package}/start", post(start_app))
-        .route("/v1/instances/{id}/apps/{package}/stop", post(|s, r| app_action(s, r, AppAction::Stop)))
-        .route("/v1/instances/{id}/apps/{package}/clear", post(|s, r| app_action(s, r, AppAction::Clear)))
+        .route("/v1/instances/{id}/apps/{package}/stop", post(|s, r, q| app_task(s, r, q, TaskKind::AppStop)))
+        .route("/v1/instances/{id}/apps/{package}/restart", post(|s, r, q| app_task(s, r, q, TaskKind::AppRestart)))
+        .route("/v1/instances/{id}/apps/{package}/clear", post(|s, r, q| app_task(s, r, q, TaskKind::AppClear)))
         .route("/v1/instances/{id}/files", get(list_files).delete(remove_file))
         .route("/v1/instances/{id}/files/content", get(read_file))
         .route("/v1/instances/{id}/location", get(get_location).put(put_location))
@@ -148,14 +164,218 @@ async fn method_not_allowed() -> HttpError {
     ErrorCode::MethodNotAllowed.into()
 }
 
+/// How long a request that starts a task waits for it: `?wait=<seconds>` (0 to 60, default 0).
+fn wait_of(query: &RawQuery) -> HttpResult<Duration> {
+    let Some(query) = &query.0 else { return Ok(Duration::ZERO) };
+    for pair in query.split('&') {
+        if let Some(value) = pair.strip_prefix("wait=") {
+            let seconds: u64 = value.parse().map_err(|_| {
+                ApiError::with_message(ErrorCode::InvalidParameter, "wait must be a whole number of seconds")
+            })?;
+            let wait = Duration::from_secs(seconds);
+            if wait > MAX_WAIT {
+                return Err(ApiError::with_message(
+                    ErrorCode::InvalidParameter,
+                    format!("wait must be 0 to {} seconds", MAX_WAIT.as_secs()),
+                )
+                .into());
+            }
+            return Ok(wait);
+        }
+    }
+    Ok(Duration::ZERO)
+}
+
+/// A task as the answer to the request that started it: 202 while it is pending or running,
+/// 200 once it has ended.
+fn task_response(view: TaskView) -> Response {
+    let status = if view.status.is_final() { StatusCode::OK } else { StatusCode::ACCEPTED };
+    (status, Json(view)).into_response()
+}
+
 async fn create_instances(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    query: RawQuery,
+    body: Bytes,
+) -> HttpResult<Response> {
+    let wait = wait_of(&query)?;
+    let request: CreateInstances = json_body(&body)?;
+    let (mut instances, task) = app.tasks.create_instances(&tenant.id, &request).await?;
+    let task = app.tasks.accepted(&task, wait).await?;
+    if !wait.is_zero() {
+        for instance in &mut instances {
+            *instance = app.instances.get(&tenant.id, &instance.id).await?;
+        }
+    }
+    let status = if task.status.is_final() { StatusCode::OK } else { StatusCode::ACCEPTED };
+    Ok((status, Json(CreatedInstances { instances, task })).into_response())
+}
+
+/// Starts a task on one phone: a lifecycle operation, with its JSON body as parameters.
+async fn phone_task(
+    State(app): State<AppState>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
+    query: RawQuery,
+    body: Bytes,
+    kind: TaskKind,
+) -> HttpResult<Response> {
+    let wait = wait_of(&query)?;
+    let params: serde_json::Value = json_body(&body)?;
+    let task = app.tasks.submit(&tenant, kind, &id, params).await?;
+    Ok(task_response(app.tasks.accepted(&task, wait).await?))
+}
+
+async fn app_task(
+    State(app): State<AppState>,
+    PhoneRef { tenant, id, package }: PhoneRef,
+    query: RawQuery,
+    kind: TaskKind,
+) -> HttpResult<Response> {
+    let wait = wait_of(&query)?;
+    let task = app.tasks.submit(&tenant, kind, &id, json!({ "package": package.unwrap_or_default() })).await?;
+    Ok(task_response(app.tasks.accepted(&task, wait).await?))
+}
+
+async fn start_app(
+    State(app): State<AppState>,
+    PhoneRef { tenant, id, package }: PhoneRef,
+    query: RawQuery,
+    body: Bytes,
+) -> HttpResult<Response> {
+    let wait = wait_of(&query)?;
+    let request: StartApp = json_body(&body)?;
+    let params = json!({ "package": package.unwrap_or_default(), "activity": request.activity });
+    let params = if request.activity.is_none() { json!({ "package": params["package"] }) } else { params };
+    let task = app.tasks.submit(&tenant, TaskKind::AppStart, &id, params).await?;
+    Ok(task_response(app.tasks.accepted(&task, wait).await?))
+}
+
+async fn shell_async(
+    State(app): State<AppState>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
+    query: RawQuery,
+    body: Bytes,
+) -> HttpResult<Response> {
+    let wait = wait_of(&query)?;
+    let request: ShellRequest = json_body(&body)?;
+    let task = app.tasks.submit(&tenant, TaskKind::Shell, &id, json!({ "command": request.command })).await?;
+    Ok(task_response(app.tasks.accepted(&task, wait).await?))
+}
+
+async fn batch(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    query: RawQuery,
+    body: Bytes,
+) -> HttpResult<Response> {
+    let wait = wait_of(&query)?;
+    let request: BatchRequest = json_body(&body)?;
+    let task = app.tasks.batch(&tenant.id, request).await?;
+    Ok(task_response(app.tasks.accepted(&task, wait).await?))
+}
+
+/// `GET /v1/tasks` filters and page.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    status: Option<String>,
+    kind: Option<String>,
+    instance_id: Option<String>,
+    parent_id: Option<String>,
+}
+
+async fn list_tasks(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    query: Result<axum::extract::Query<TaskQuery>, axum::extract::rejection::QueryRejection>,
+) -> HttpResult<Response> {
+    let q = query.map(|q| q.0).map_err(|e| ApiError::with_message(ErrorCode::InvalidParameter, e.to_string()))?;
+    let filter = cloudphone_store::TaskFilter {
+        status: q.status,
+        kind: q.kind,
+        instance_id: q.instance_id,
+        parent_id: q.parent_id,
+    };
+    Ok(Json(app.tasks.list(&tenant.id, filter, q.cursor.as_deref(), q.limit.unwrap_or(100)).await?).into_response())
+}
+
+async fn get_task(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(task): Path<String>,
+    query: RawQuery,
+) -> HttpResult<Response> {
+    let wait = wait_of(&query)?;
+    Ok(Json(app.tasks.get(&tenant.id, &task, wait).await?).into_response())
+}
+
+async fn cancel_task(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(task): Path<String>,
+) -> HttpResult<Response> {
+    Ok(Json(app.tasks.cancel(&tenant.id, &task).await?).into_response())
+}
+
+async fn get_callback(State(app): State<AppState>, Extension(tenant): Extension<Tenant>) -> HttpResult<Response> {
+    Ok(Json(app.callbacks.get(&tenant.id).await?).into_response())
+}
+
+async fn put_callback(
     State(app): State<AppState>,
     Extension(tenant): Extension<Tenant>,
     body: Bytes,
 ) -> HttpResult<Response> {
-    let request: CreateInstances = json_body(&body)?;
-    let instances = app.instances.create(&tenant.id, &request).await?;
-    Ok((StatusCode::CREATED, Json(InstanceList { instances, next_cursor: None })).into_response())
+    let request: CallbackRequest = json_body(&body)?;
+    Ok(Json(app.callbacks.set(&tenant.id, request).await?).into_response())
+}
+
+async fn delete_callback(State(app): State<AppState>, Extension(tenant): Extension<Tenant>) -> HttpResult<StatusCode> {
+    app.callbacks.delete(&tenant.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn test_callback(State(app): State<AppState>, Extension(tenant): Extension<Tenant>) -> HttpResult<Response> {
+    Ok((StatusCode::ACCEPTED, Json(app.callbacks.ping(&tenant.id).await?)).into_response())
+}
+
+/// `GET /v1/callback/deliveries` filter and page.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliveryQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    status: Option<String>,
+}
+
+async fn list_deliveries(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    query: Result<axum::extract::Query<DeliveryQuery>, axum::extract::rejection::QueryRejection>,
+) -> HttpResult<Response> {
+    let q = query.map(|q| q.0).map_err(|e| ApiError::with_message(ErrorCode::InvalidParameter, e.to_string()))?;
+    let page =
+        app.callbacks.deliveries(&tenant.id, q.status.as_deref(), q.cursor.as_deref(), q.limit.unwrap_or(100)).await?;
+    Ok(Json(page).into_response())
+}
+
+async fn get_delivery(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(delivery): Path<String>,
+) -> HttpResult<Response> {
+    Ok(Json(app.callbacks.delivery(&tenant.id, &delivery).await?).into_response())
+}
+
+async fn redeliver(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(delivery): Path<String>,
+) -> HttpResult<Response> {
+    Ok((StatusCode::ACCEPTED, Json(app.callbacks.redeliver(&tenant.id, &delivery).await?)).into_response())
 }
 
 /// `?limit=100&cursor=…`.
@@ -228,23 +448,6 @@ async fn signalling_offer(State(app): State<AppState>, headers: HeaderMap, body:
     Ok(Json(SignallingAnswer { kind: "answer".into(), sdp, instance_id }).into_response())
 }
 
-async fn lifecycle(
-    State(app): State<AppState>,
-    PhoneRef { tenant, id, .. }: PhoneRef,
-    operation: Lifecycle,
-) -> HttpResult<Response> {
-    Ok(Json(app.instances.lifecycle(&tenant, &id, operation).await?).into_response())
-}
-
-async fn new_device(
-    State(app): State<AppState>,
-    PhoneRef { tenant, id, .. }: PhoneRef,
-    body: Bytes,
-) -> HttpResult<Response> {
-    let request: NewDevice = json_body(&body)?;
-    Ok(Json(app.instances.lifecycle(&tenant, &id, Lifecycle::Renew(request)).await?).into_response())
-}
-
 async fn get_properties(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -314,34 +517,16 @@ async fn catalogue_countries() -> Json<serde_json::Value> {
 async fn install_app(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
+    query: RawQuery,
     body: Bytes,
 ) -> HttpResult<Response> {
-    let info = app.instances.install(&tenant, &id, body.to_vec()).await?;
-    Ok((StatusCode::CREATED, Json(info)).into_response())
+    let wait = wait_of(&query)?;
+    let task = app.tasks.submit_upload(&tenant, TaskKind::AppInstall, &id, None, body.to_vec()).await?;
+    Ok(task_response(app.tasks.accepted(&task, wait).await?))
 }
 
 async fn list_apps(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
     Ok(Json(app.instances.apps(&tenant, &id).await?).into_response())
-}
-
-async fn app_action(
-    State(app): State<AppState>,
-    PhoneRef { tenant, id, package }: PhoneRef,
-    action: AppAction,
-) -> HttpResult<StatusCode> {
-    app.instances.app_action(&tenant, &id, package.unwrap_or_default(), action).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn start_app(
-    State(app): State<AppState>,
-    PhoneRef { tenant, id, package }: PhoneRef,
-    body: Bytes,
-) -> HttpResult<Json<StartedApp>> {
-    let request: StartApp = json_body(&body)?;
-    let component =
-        app.instances.app_action(&tenant, &id, package.unwrap_or_default(), AppAction::Start(request.activity)).await?;
-    Ok(Json(StartedApp { component: component.unwrap_or_default() }))
 }
 
 /// `?path=…[&recursive=true]`.
@@ -383,11 +568,13 @@ async fn write_file(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
     query: Result<axum::extract::Query<FileQuery>, axum::extract::rejection::QueryRejection>,
+    raw: RawQuery,
     body: Bytes,
 ) -> HttpResult<Response> {
     let q = file_query(query)?;
-    let written = app.instances.write_file(&tenant, &id, q.path, body.to_vec()).await?;
-    Ok((StatusCode::CREATED, Json(written)).into_response())
+    let wait = wait_of(&raw)?;
+    let task = app.tasks.submit_upload(&tenant, TaskKind::FileUpload, &id, Some(q.path), body.to_vec()).await?;
+    Ok(task_response(app.tasks.accepted(&task, wait).await?))
 }
 
 async fn remove_file(

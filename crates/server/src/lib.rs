@@ -7,11 +7,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod callbacks;
 pub mod credentials;
 pub mod error;
 pub mod gate;
 pub mod metrics;
 pub mod services;
+pub mod tasks;
 mod web;
 
 use std::net::SocketAddr;
@@ -24,6 +26,9 @@ use cloudphone_store::Store;
 use tokio::net::TcpListener;
 
 pub use credentials::Credentials;
+
+/// How many tasks run at once (each on its own phone).
+pub const TASK_PARALLELISM: usize = 8;
 
 /// How `cloudphone up` runs.
 #[derive(Clone, Debug)]
@@ -49,6 +54,12 @@ pub struct AppState {
     pub sessions: Arc<services::Sessions>,
     /// Tenant and key management.
     pub tenants: Arc<services::Tenants>,
+    /// Asynchronous operations.
+    pub tasks: Arc<tasks::Tasks>,
+    /// Callback configuration and delivery log.
+    pub callbacks: Arc<callbacks::Callbacks>,
+    /// The callback dispatcher (for its counters).
+    pub dispatcher: Arc<cloudphone_callbacks::Dispatcher>,
     /// The base URL clients reach this server at.
     pub public_url: String,
     /// HTTP request counters.
@@ -64,6 +75,7 @@ pub struct Server {
     /// Where the credentials file is.
     pub credentials_path: PathBuf,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -73,9 +85,13 @@ impl Server {
         Ok(())
     }
 
-    /// Stops serving.
+    /// Stops serving, running tasks and delivering callbacks (what was under way is resumed by
+    /// the next start on the same data).
     pub fn abort(&self) {
         self.task.abort();
+        for handle in &self.background {
+            handle.abort();
+        }
     }
 }
 
@@ -113,9 +129,30 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let sessions = Arc::new(services::Sessions::new(store.clone(), host, gateway, public_url.clone()));
 
     let tenants = Arc::new(services::Tenants::new(store.clone()));
-    let state = AppState { store, instances, sessions, tenants, public_url, http_metrics: Arc::default() };
+
+    // Tasks left by a previous process are settled before anything new is accepted.
+    let spool = config.data_dir.join("spool");
+    let runner = Arc::new(tasks::TaskRunner::new(instances.clone(), spool.clone()));
+    let engine = cloudphone_tasks::Engine::new(store.clone(), runner, TASK_PARALLELISM);
+    let engine_handle = engine.start().await.map_err(|e| anyhow::anyhow!("resuming tasks: {e}"))?;
+    let tasks = Arc::new(tasks::Tasks::new(engine, spool));
+    let dispatcher = cloudphone_callbacks::Dispatcher::new(store.clone());
+    let dispatcher_handle = dispatcher.start();
+    let callbacks = Arc::new(callbacks::Callbacks::new(store.clone(), dispatcher.clone()));
+
+    let state = AppState {
+        store,
+        instances,
+        sessions,
+        tenants,
+        tasks,
+        callbacks,
+        dispatcher,
+        public_url,
+        http_metrics: Arc::default(),
+    };
     let app = api::router(state);
     let task = tokio::spawn(async move { axum::serve(listener, app).await });
     tracing::info!(%addr, "cloudphone is serving");
-    Ok(Server { addr, credentials, credentials_path, task })
+    Ok(Server { addr, credentials, credentials_path, task, background: vec![engine_handle, dispatcher_handle] })
 }

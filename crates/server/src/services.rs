@@ -10,13 +10,13 @@ use cloudphone_device::{PhoneState, ShellOutput};
 use cloudphone_gateway::Gateway;
 use cloudphone_host::{DeviceHost, Phone};
 use cloudphone_protocol::api::{
-    AppInfo, AppList, CameraStatus, ChangeReport, ClipboardText, CreateInstances, CreateSession, CreatedTenant,
-    FileEntry, FileListing, FileWritten, Instance, KeyInfo, LocaleRequest, LocationStatus, MicrophoneStatus, NewDevice,
-    NewKey, PlaybackRequest, PlaybackStatus, PropertiesPatch, PropertiesView, SensorReadings, SensorStatus,
-    SessionGrant, TenantInfo, WifiNetwork,
+    AppInfo, AppList, CameraStatus, ChangeReport, ClipboardText, CreateSession, CreatedTenant, FileEntry, FileListing,
+    FileWritten, Instance, KeyInfo, LocaleRequest, LocationStatus, MicrophoneStatus, NewDevice, NewKey,
+    PlaybackRequest, PlaybackStatus, PropertiesPatch, PropertiesView, SensorReadings, SensorStatus, SessionGrant,
+    TenantInfo, WifiNetwork,
 };
 use cloudphone_protocol::control::{InputCategory, LocationFix};
-use cloudphone_protocol::{ApiError, ErrorCode, InstanceStatus};
+use cloudphone_protocol::{ApiError, ErrorCode, InstanceStatus, rfc3339};
 use cloudphone_store::{InstanceRow, SessionTokenRow, Store, now_millis};
 use sha2::{Digest, Sha256};
 
@@ -32,6 +32,22 @@ fn encode_cursor(created_at: i64, id: &str) -> String {
     hex::encode(format!("v1:{created_at}:{id}"))
 }
 
+/// An opaque cursor over a list ordered by ordered ids (tasks, deliveries): the last id seen.
+pub(crate) fn encode_id_cursor(id: &str) -> String {
+    hex::encode(format!("v1:{id}"))
+}
+
+/// Reads an id cursor, which must hold an id with `prefix` (a task cursor is no delivery cursor).
+pub(crate) fn decode_id_cursor(cursor: &str, prefix: &str) -> Result<String, HttpError> {
+    let invalid = || HttpError::from(ErrorCode::InvalidCursor);
+    let text = String::from_utf8(hex::decode(cursor).map_err(|_| invalid())?).map_err(|_| invalid())?;
+    let id = text.strip_prefix("v1:").ok_or_else(invalid)?;
+    if !id.starts_with(prefix) || !id[prefix.len()..].bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(invalid());
+    }
+    Ok(id.to_owned())
+}
+
 fn decode_cursor(cursor: &str) -> Result<(i64, String), HttpError> {
     let invalid = || HttpError::from(ErrorCode::InvalidCursor);
     let text = String::from_utf8(hex::decode(cursor).map_err(|_| invalid())?).map_err(|_| invalid())?;
@@ -45,14 +61,7 @@ pub const MAX_CREATE_COUNT: u32 = 100;
 /// How long a session token stays valid.
 pub const SESSION_TOKEN_TTL_MS: i64 = 10 * 60 * 1000;
 
-fn rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
-}
-
-fn instance_from_row(row: &InstanceRow) -> Instance {
+pub(crate) fn instance_from_row(row: &InstanceRow) -> Instance {
     let status = InstanceStatus::parse(&row.status).unwrap_or(InstanceStatus::Abnormal);
     Instance {
         id: row.id.clone(),
@@ -79,26 +88,36 @@ impl Instances {
         Instances { store, host }
     }
 
-    /// Boots every stored instance that is not stopped (at process start).
+    /// Boots every stored instance that is not stopped and has been created (at process start;
+    /// a phone whose creation was cut off is finished by its re-run task).
     pub async fn boot_all(&self) -> anyhow::Result<()> {
         for row in self.store.all_instances().await? {
             if row.status == InstanceStatus::Stopped.as_str() {
                 continue;
             }
-            self.boot(&row.id).await?;
+            let (host, id) = (self.host.clone(), row.id.clone());
+            let outcome = tokio::task::spawn_blocking(move || host.boot(&id).map(|_| ())).await?;
+            if matches!(outcome, Err(cloudphone_host::HostError::NoState(_))) {
+                continue;
+            }
+            self.booted(&row.id, &outcome).await?;
         }
         Ok(())
     }
 
-    async fn boot(&self, id: &str) -> Result<(), cloudphone_store::StoreError> {
-        self.booted(id, self.host.boot(id).map(|_| ())).await
+    /// Records a phone's new status, with its `instance.status` event.
+    async fn set_status(&self, id: &str, status: InstanceStatus) -> Result<(), cloudphone_store::StoreError> {
+        self.store
+            .set_instance_status(id, status.as_str(), now_millis(), cloudphone_tasks::events::instance_status)
+            .await?;
+        Ok(())
     }
 
     /// Records how a boot went.
     async fn booted(
         &self,
         id: &str,
-        outcome: Result<(), cloudphone_host::HostError>,
+        outcome: &Result<(), cloudphone_host::HostError>,
     ) -> Result<(), cloudphone_store::StoreError> {
         let status = match outcome {
             Ok(_) => InstanceStatus::Running,
@@ -107,42 +126,25 @@ impl Instances {
                 InstanceStatus::Abnormal
             }
         };
-        self.store.set_instance_status(id, status.as_str(), now_millis()).await
+        self.set_status(id, status).await
     }
 
-    /// Creates and boots phones for a tenant, each with a fresh identity of the chosen model
-    /// and country.
-    pub async fn create(&self, tenant: &str, request: &CreateInstances) -> HttpResult<Vec<Instance>> {
-        let count = request.count.unwrap_or(1);
-        let model = resolve_model(request.model.as_deref().unwrap_or(cloudphone_device::virtual_phone::DEFAULT_MODEL))?;
-        let country =
-            resolve_country(request.country.as_deref().unwrap_or(cloudphone_device::virtual_phone::DEFAULT_COUNTRY))?;
-        if count == 0 || count > MAX_CREATE_COUNT {
-            return Err(ApiError::with_message(
-                ErrorCode::InvalidParameter,
-                format!("count must be between 1 and {MAX_CREATE_COUNT}, got {count}"),
-            )
-            .into());
-        }
-        let mut created = Vec::with_capacity(count as usize);
-        for _ in 0..count {
-            let now = now_millis();
-            let row = InstanceRow {
-                id: format!("cp-{}", random_hex(8)),
-                tenant_id: tenant.to_owned(),
-                status: InstanceStatus::Booting.as_str().to_owned(),
-                created_at: now,
-                updated_at: now,
-            };
-            // Stored before it boots, so a crash never leaves a phone nobody knows of.
-            self.store.insert_instance(&row).await?;
-            let state = PhoneState::new(model, country, &mut rand::rng());
-            let (host, id) = (self.host.clone(), row.id.clone());
-            let outcome = blocking(move || host.create(&id, &state).map(|_| ())).await?;
-            self.booted(&row.id, outcome).await?;
-            created.push(self.get(tenant, &row.id).await?);
-        }
-        Ok(created)
+    /// Finishes creating an accepted phone: boots it from its stored state, or, the first
+    /// time, draws a fresh identity of `model` in `country` and boots that. Safe to repeat.
+    pub async fn boot_created(&self, tenant: &str, id: &str, model: &str, country: &str) -> HttpResult<Instance> {
+        self.get(tenant, id).await?;
+        let model = resolve_model(model)?;
+        let country = resolve_country(country)?;
+        let state = PhoneState::new(model, country, &mut rand::rng());
+        let (host, key) = (self.host.clone(), id.to_owned());
+        let outcome = blocking(move || match host.boot(&key) {
+            Err(cloudphone_host::HostError::NoState(_)) => host.create(&key, &state).map(|_| ()),
+            other => other.map(|_| ()),
+        })
+        .await?;
+        self.booted(id, &outcome).await?;
+        outcome?;
+        self.get(tenant, id).await
     }
 
     /// One page of a tenant's instances and the cursor of the next page, if there is one.
@@ -210,7 +212,7 @@ impl Instances {
                 resolve_country(code)?;
             }
         }
-        self.store.set_instance_status(id, during.as_str(), now_millis()).await?;
+        self.set_status(id, during).await?;
         let host = self.host.clone();
         let key = id.to_owned();
         let outcome = blocking(move || match operation {
@@ -228,7 +230,7 @@ impl Instances {
                 InstanceStatus::Abnormal
             }
         };
-        self.store.set_instance_status(id, status.as_str(), now_millis()).await?;
+        self.set_status(id, status).await?;
         outcome?;
         self.get(tenant, id).await
     }

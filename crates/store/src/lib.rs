@@ -1,15 +1,20 @@
-//! Persistent storage of tenants, access keys, used nonces, instances and session tokens.
+//! Persistent storage of tenants, access keys, used nonces, instances, session tokens, tasks,
+//! and the events and callback deliveries about them.
 //!
 //! One [`Store`] over sqlx's `Any` driver, on SQLite (the embedded default) or PostgreSQL. The
 //! SQL is portable (no vendor extensions) so both run the same statements; migrations are
 //! ordered SQL scripts applied once each and recorded in `schema_migrations`. Times are unix
 //! milliseconds (UTC).
 
+pub mod events;
 pub mod secrets;
+pub mod tasks;
 
 use std::path::Path;
 
+pub use events::{AttemptOutcome, CallbackConfig, DeliveryAttempt, DeliveryRow, NewEvent};
 pub use secrets::{MasterKey, SecretError};
+pub use tasks::{TaskEnd, TaskFilter, TaskRow};
 
 use sqlx::AnyPool;
 use sqlx::Row;
@@ -77,6 +82,69 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ALTER TABLE access_keys ADD COLUMN disabled BIGINT NOT NULL DEFAULT 0",
     ),
     (3, "ALTER TABLE session_tokens ADD COLUMN end_user TEXT NOT NULL DEFAULT ''"),
+    (
+        4,
+        "CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        kind TEXT NOT NULL,
+        instance_id TEXT,
+        parent_id TEXT,
+        status TEXT NOT NULL,
+        params TEXT NOT NULL,
+        result TEXT,
+        error_code TEXT,
+        error_message TEXT,
+        attempts BIGINT NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL,
+        started_at BIGINT,
+        ended_at BIGINT,
+        deadline_at BIGINT
+    );
+    CREATE INDEX tasks_by_tenant ON tasks (tenant_id, id);
+    CREATE INDEX tasks_by_status ON tasks (status, id);
+    CREATE INDEX tasks_by_parent ON tasks (parent_id);
+    CREATE TABLE callbacks (
+        tenant_id TEXT PRIMARY KEY REFERENCES tenants(id),
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE TABLE events (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        instance_id TEXT,
+        kind TEXT NOT NULL,
+        business_code BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE deliveries (
+        id TEXT PRIMARY KEY,
+        event_id TEXT NOT NULL REFERENCES events(id),
+        tenant_id TEXT NOT NULL,
+        lane TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts BIGINT NOT NULL DEFAULT 0,
+        next_attempt_at BIGINT NOT NULL,
+        last_status_code BIGINT,
+        last_error TEXT,
+        delivered_at BIGINT,
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+    CREATE INDEX deliveries_by_lane ON deliveries (tenant_id, lane, status, id);
+    CREATE TABLE delivery_attempts (
+        delivery_id TEXT NOT NULL REFERENCES deliveries(id),
+        attempt BIGINT NOT NULL,
+        at BIGINT NOT NULL,
+        url TEXT NOT NULL,
+        status_code BIGINT,
+        error TEXT,
+        duration_ms BIGINT NOT NULL,
+        PRIMARY KEY (delivery_id, attempt)
+    )",
+    ),
 ];
 
 /// A tenant.
@@ -487,15 +555,32 @@ impl Store {
         Ok(row.as_ref().map(instance_from))
     }
 
-    /// Records an instance's new status.
-    pub async fn set_instance_status(&self, id: &str, status: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE instances SET status = $1, updated_at = $2 WHERE id = $3")
+    /// Records an instance's new status and the event `event` makes of the updated row, in one
+    /// transaction. Does nothing when the status is unchanged; returns whether it changed.
+    pub async fn set_instance_status(
+        &self,
+        id: &str,
+        status: &str,
+        now: i64,
+        event: impl FnOnce(&InstanceRow) -> NewEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE instances SET status = $1, updated_at = $2 WHERE id = $3 AND status <> $1")
             .bind(status)
             .bind(now)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let row = sqlx::query("SELECT id, tenant_id, status, created_at, updated_at FROM instances WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        events::record_event(&mut tx, &event(&instance_from(&row))).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Deletes one of a tenant's instances and its session tokens. Returns whether it existed.
@@ -626,18 +711,40 @@ fn getrandom(out: &mut [u8]) {
     }
 }
 
+/// A new id that sorts after every id this process made before (`{prefix}-` then the time in
+/// milliseconds, a sequence number within the millisecond and 16 random bits, all hex). Lists
+/// and callback lanes order by it; the clock going back does not reorder.
+pub fn ordered_id(prefix: &str) -> String {
+    static LAST: std::sync::Mutex<(i64, u32)> = std::sync::Mutex::new((0, 0));
+    let (ms, seq) = {
+        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+        let now = now_millis();
+        *last = if now > last.0 {
+            (now, 0)
+        } else if last.1 < 0xffff {
+            (last.0, last.1 + 1)
+        } else {
+            (last.0 + 1, 0)
+        };
+        *last
+    };
+    let mut random = [0u8; 2];
+    getrandom(&mut random);
+    format!("{prefix}-{ms:012x}{seq:04x}{:02x}{:02x}", random[0], random[1])
+}
+
 /// The current time in unix milliseconds.
 pub fn now_millis() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod test_support {
     use super::*;
 
     /// A store on every backend this machine has: SQLite always, PostgreSQL when
     /// `CLOUDPHONE_TEST_POSTGRES_URL` is set.
-    async fn stores() -> (tempfile::TempDir, Vec<Store>) {
+    pub(crate) async fn stores() -> (tempfile::TempDir, Vec<Store>) {
         let dir = tempfile::tempdir().unwrap();
         let mut stores = vec![Store::open_sqlite(&dir.path().join("t.db"), master()).await.unwrap()];
         match std::env::var(TEST_POSTGRES_ENV) {
@@ -652,8 +759,28 @@ mod tests {
         (dir, stores)
     }
 
-    fn master() -> MasterKey {
+    pub(crate) fn master() -> MasterKey {
         MasterKey::from_hex(&"42".repeat(32)).unwrap()
+    }
+
+    pub(crate) fn key(ak: &str, tenant: &str) -> AccessKey {
+        AccessKey { access_key: ak.into(), tenant_id: tenant.into(), secret_key: "s".into(), created_at: 1 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{key, master, stores};
+    use super::*;
+
+    #[test]
+    fn ordered_ids_sort_in_creation_order() {
+        let ids: Vec<String> = (0..5000).map(|_| ordered_id("tk")).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), ids.len());
+        assert!(ids[0].starts_with("tk-") && ids[0].len() == 3 + 12 + 4 + 4);
     }
 
     #[tokio::test]
@@ -699,10 +826,6 @@ mod tests {
         let raw: String =
             sqlx::query_scalar("SELECT secret_key FROM access_keys").fetch_one(&reopened.pool).await.unwrap();
         assert!(MasterKey::is_sealed(&raw));
-    }
-
-    fn key(ak: &str, tenant: &str) -> AccessKey {
-        AccessKey { access_key: ak.into(), tenant_id: tenant.into(), secret_key: "s".into(), created_at: 1 }
     }
 
     #[tokio::test]
@@ -772,7 +895,17 @@ mod tests {
             assert!(store.list_instances_page("t2", None, 100).await.unwrap().is_empty());
             assert_eq!(store.instance("t2", "cp-1").await.unwrap(), None);
             assert!(!store.delete_instance("t2", "cp-1").await.unwrap());
-            store.set_instance_status("cp-1", "stopped", 9).await.unwrap();
+            let event = |row: &InstanceRow| NewEvent {
+                id: ordered_id("ev"),
+                tenant_id: row.tenant_id.clone(),
+                instance_id: Some(row.id.clone()),
+                kind: "instance.status".into(),
+                business_code: 999,
+                body: row.status.clone(),
+                created_at: row.updated_at,
+            };
+            assert!(store.set_instance_status("cp-1", "stopped", 9, event).await.unwrap());
+            assert!(!store.set_instance_status("cp-1", "stopped", 10, event).await.unwrap(), "unchanged");
             assert_eq!(store.instance("t1", "cp-1").await.unwrap().unwrap().status, "stopped");
             assert!(store.delete_instance("t1", "cp-1").await.unwrap());
             assert!(store.all_instances().await.unwrap().is_empty());
