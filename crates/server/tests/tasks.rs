@@ -108,7 +108,13 @@ async fn operations_are_tasks_that_end_in_signed_ordered_callbacks() {
     assert_eq!((instance.id.as_str(), instance.pad_status), (a.as_str(), 10));
     assert_eq!((done.business_code, done.attempts), (1000, 1));
     let waited = client
-        .send_signed(Method::POST, &format!("/v1/instances/{a}/stop"), &[("wait", "30")], Vec::new(), &Default::default())
+        .send_signed(
+            Method::POST,
+            &format!("/v1/instances/{a}/stop"),
+            &[("wait", "30")],
+            Vec::new(),
+            &Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(waited.status(), 200, "waited until it ended");
@@ -149,9 +155,18 @@ async fn operations_are_tasks_that_end_in_signed_ordered_callbacks() {
     assert_eq!(code(client.batch(&twice).await), "request.invalid_parameter");
     let unknown = BatchRequest { instance_ids: vec!["cp-nosuch".into()], ..twice };
     assert_eq!(code(client.batch(&unknown).await), "instance.not_found");
-    assert_eq!(code(client.submit_task(&b, "shell/async", Some(&json!({"command": " "}))).await), "shell.empty_command");
-    assert_eq!(code(client.submit_task(&b, "restart", Some(&json!({"hard": true}))).await), "request.invalid_parameter");
-    assert_eq!(code(client.submit_task(&b, "new-device", Some(&json!({"model": "Nokia 3310"}))).await), "catalogue.unknown_model");
+    assert_eq!(
+        code(client.submit_task(&b, "shell/async", Some(&json!({"command": " "}))).await),
+        "shell.empty_command"
+    );
+    assert_eq!(
+        code(client.submit_task(&b, "restart", Some(&json!({"hard": true}))).await),
+        "request.invalid_parameter"
+    );
+    assert_eq!(
+        code(client.submit_task(&b, "new-device", Some(&json!({"model": "Nokia 3310"}))).await),
+        "catalogue.unknown_model"
+    );
     let signing = SigningOverride::default();
     let too_long = client.send_signed(Method::GET, "/v1/tasks/x", &[("wait", "61")], Vec::new(), &signing);
     assert_eq!(code(too_long.await), "request.invalid_parameter");
@@ -177,9 +192,7 @@ async fn operations_are_tasks_that_end_in_signed_ordered_callbacks() {
     assert_eq!(code(client.tasks(&[], Some("nonsense"), 10).await), "request.invalid_cursor");
 
     // Every task end arrived, signed, with its business code; each phone's events in order.
-    let events = receiver
-        .wait_for("every task end", |events| seen.iter().all(|id| ended(events, id)))
-        .await;
+    let events = receiver.wait_for("every task end", |events| seen.iter().all(|id| ended(events, id))).await;
     let code_of = |id: &str| {
         events.iter().find(|e| e.kind == EventType::TaskEnded && e.data["task"]["id"] == id).unwrap().business_code
     };

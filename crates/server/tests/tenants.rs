@@ -2,7 +2,9 @@
 //! on every instance endpoint.
 
 use cloudphone_protocol::api::{CreateSession, LocaleRequest, NewDevice, PropertiesPatch, StartApp};
+use cloudphone_protocol::task::BatchRequest;
 use cloudphone_sdk::Client;
+use serde_json::json;
 
 mod common;
 use common::{code, start};
@@ -90,7 +92,28 @@ async fn a_tenant_never_reaches_another_tenants_phone() {
     not_found(code(other.record_audio(&id, 100).await), "audio");
     not_found(code(other.playback(&id).await), "playback");
     not_found(code(other.delete_instance(&id).await), "delete");
+    not_found(code(other.submit_task(&id, "shell/async", Some(&json!({"command": "id"}))).await), "async shell");
+    not_found(code(other.submit_task(&id, "apps/com.android.settings/restart", None::<&()>).await), "restart app");
+    let batch =
+        BatchRequest { operation: "instance.restart".into(), instance_ids: vec![id.clone()], params: json!({}) };
+    not_found(code(other.batch(&batch).await), "batch");
     assert!(other.list_instances().await.unwrap().is_empty());
+
+    // Tasks, events and deliveries are the owner's alone.
+    owner.set_callback("http://127.0.0.1:9/hook", None).await.unwrap();
+    let task = owner.submit_task::<()>(&id, "restart", None).await.unwrap();
+    owner.wait_task(&task.id, std::time::Duration::from_secs(30)).await.unwrap();
+    assert_eq!(code(other.task(&task.id).await), "task.not_found");
+    assert_eq!(code(other.cancel_task(&task.id).await), "task.not_found");
+    assert!(other.tasks(&[], None, 100).await.unwrap().tasks.is_empty());
+    assert!(other.tasks(&[("instance_id", &id)], None, 100).await.unwrap().tasks.is_empty());
+    let deliveries = owner.deliveries(None, None, 100).await.unwrap().deliveries;
+    assert!(!deliveries.is_empty());
+    assert_eq!(code(other.delivery(&deliveries[0].id).await), "callback.delivery_not_found");
+    assert_eq!(code(other.redeliver(&deliveries[0].id).await), "callback.not_configured");
+    other.set_callback("http://127.0.0.1:9/other", None).await.unwrap();
+    assert_eq!(code(other.redeliver(&deliveries[0].id).await), "callback.delivery_not_found");
+    assert!(other.deliveries(None, None, 100).await.unwrap().deliveries.is_empty());
 
     // And nothing of the owner's changed.
     assert_eq!(owner.read_file(&id, "/sdcard/secret.txt").await.unwrap(), b"owner's");
