@@ -91,9 +91,40 @@ export async function sign(secretKey, parts) {
 }
 
 /**
+ * Checks a callback's `X-CP-Callback-Signature` header (docs/callbacks.md) as a receiver
+ * should: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>`, with `t` within 300 s
+ * of `nowSeconds`. Resolves to true only for a genuine, fresh callback.
+ * @param {string} secret the callback secret
+ * @param {string} header the header's value
+ * @param {string | Uint8Array} body the raw request body, exactly as received
+ * @param {number} [nowSeconds]
+ * @returns {Promise<boolean>}
+ */
+export async function verifyCallback(secret, header, body, nowSeconds = Math.floor(Date.now() / 1000)) {
+  /** @type {Record<string, string>} */
+  const fields = {};
+  for (const part of header.split(",")) {
+    const i = part.indexOf("=");
+    if (i > 0) fields[part.slice(0, i).trim()] = part.slice(i + 1).trim();
+  }
+  const t = Number(fields.t);
+  const mac = fields.v1 ?? "";
+  if (!Number.isInteger(t) || !/^[0-9a-f]{64}$/.test(mac) || Math.abs(nowSeconds - t) > 300) return false;
+  const bytes = typeof body === "string" ? encoder.encode(body) : body;
+  const message = new Uint8Array([...encoder.encode(`${t}.`), ...bytes]);
+  const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+    "verify",
+  ]);
+  const signature = new Uint8Array(mac.match(/../g)?.map((h) => parseInt(h, 16)) ?? []);
+  // crypto.subtle.verify compares in constant time.
+  return crypto.subtle.verify("HMAC", key, signature, message);
+}
+
+/**
  * @typedef {{id: string, status: string, pad_status: number, created_at: string, updated_at: string}} Instance
  * @typedef {{exit_code: number, stdout: string, stderr: string}} ShellResult
  * @typedef {{instance_id: string, session_token: string, expires_at: string, signalling_url: string, view_url: string, allow: string[]}} SessionGrant
+ * @typedef {{id: string, kind: string, business_code: number, status: string, task_status: number, instance_id?: string, parent_id?: string, params: unknown, result?: unknown, error?: {code: string, message: string}, attempts: number, created_at: string, started_at?: string, ended_at?: string, deadline?: string, children?: string[]}} Task
  */
 
 /** A client of the cloudphone OpenAPI. */
@@ -151,11 +182,28 @@ export class ApiClient {
   }
 
   /**
+   * Creates phones and waits (up to a minute) until they run.
    * @param {number} count
    * @returns {Promise<Instance[]>}
    */
   async createInstances(count) {
-    return (await (await this.request("POST", "/v1/instances", { count })).json()).instances;
+    const created = await (await this.request("POST", "/v1/instances?wait=60", { count })).json();
+    if (created.task.status !== "done") {
+      const error = created.task.error ?? { code: "task.not_done", message: `the task is ${created.task.status}` };
+      throw new CloudPhoneError(error.code, error.message);
+    }
+    return created.instances;
+  }
+
+  /**
+   * A task; with `waitSeconds` (up to 60) the server answers when it ends or the time is up.
+   * @param {string} id
+   * @param {number} [waitSeconds]
+   * @returns {Promise<Task>}
+   */
+  async task(id, waitSeconds = 0) {
+    const query = waitSeconds > 0 ? `?wait=${waitSeconds}` : "";
+    return (await this.request("GET", `/v1/tasks/${encodeComponent(id)}${query}`)).json();
   }
 
   /** @param {string} id */
