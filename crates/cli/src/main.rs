@@ -32,6 +32,12 @@ enum Command {
         /// The key encrypting secrets at rest, 64 hex digits (default: DATA_DIR/master.key).
         #[arg(long, env = "CLOUDPHONE_MASTER_KEY", hide_env_values = true)]
         master_key: Option<String>,
+        /// Requests per second each access key may make (0: no limit).
+        #[arg(long, default_value_t = 100.0)]
+        rate_limit: f64,
+        /// How many requests a key may make at once after a quiet spell.
+        #[arg(long, default_value_t = 200)]
+        rate_burst: u32,
     },
     /// Manages cloud phones.
     #[command(subcommand)]
@@ -427,6 +433,7 @@ async fn up(
     listen: SocketAddr,
     database: Option<String>,
     master_key: Option<String>,
+    rate_limit: cloudphone_server::ratelimit::RateLimit,
 ) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -435,7 +442,13 @@ async fn up(
         )
         .with_writer(std::io::stderr)
         .init();
-    let server = cloudphone_server::start(cloudphone_server::Config { data_dir, listen, database, master_key }).await?;
+    let config = cloudphone_server::Config {
+        database,
+        master_key,
+        rate_limit,
+        ..cloudphone_server::Config::new(data_dir, listen)
+    };
+    let server = cloudphone_server::start(config).await?;
     let url = &server.credentials.api_url;
     say(&format!(
         "cloudphone is running\n  console:     {url}/\n  API:         {url}/v1\n  credentials: {}",
@@ -453,8 +466,9 @@ async fn up(
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let data_dir = cli.data_dir.unwrap_or_else(default_data_dir);
     match cli.command {
-        Command::Up { listen, database, master_key } => {
-            up(data_dir, listen, database, master_key).await.map(|_| ExitCode::SUCCESS)
+        Command::Up { listen, database, master_key, rate_limit, rate_burst } => {
+            let limit = cloudphone_server::ratelimit::RateLimit { per_second: rate_limit, burst: rate_burst };
+            up(data_dir, listen, database, master_key, limit).await.map(|_| ExitCode::SUCCESS)
         }
         Command::Tenant(command) => {
             let client = client(&data_dir)?;

@@ -5,6 +5,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
+use axum::response::IntoResponse;
 use axum::response::Response;
 use cloudphone_protocol::ErrorCode;
 use cloudphone_protocol::signing::{
@@ -82,6 +83,15 @@ pub async fn authenticate(State(config): State<AuthConfig>, request: Request, ne
     // Only someone who can sign with the key learns that it is disabled.
     if signing_key.disabled {
         return Err(ErrorCode::AuthKeyDisabled.into());
+    }
+    if let Err(wait) = app.rate_limiter.check(&key.access_key) {
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let error = cloudphone_protocol::ApiError::with_message(
+            ErrorCode::RateLimited,
+            format!("too many requests for access key {}; retry in {seconds} s", key.access_key),
+        );
+        let headers = [(axum::http::header::RETRY_AFTER, seconds.to_string())];
+        return Ok((axum::http::StatusCode::TOO_MANY_REQUESTS, headers, axum::Json(error.to_body())).into_response());
     }
     // Only a correctly signed request spends its nonce, so nobody can burn another's nonces.
     // The nonce is remembered for as long as its timestamp stays acceptable.

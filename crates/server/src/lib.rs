@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod error;
 pub mod gate;
 pub mod metrics;
+pub mod ratelimit;
 pub mod services;
 pub mod tasks;
 mod web;
@@ -41,6 +42,15 @@ pub struct Config {
     pub database: Option<String>,
     /// The key encrypting secrets at rest (64 hex digits); `None` for `data_dir/master.key`.
     pub master_key: Option<String>,
+    /// How fast each access key may call.
+    pub rate_limit: ratelimit::RateLimit,
+}
+
+impl Config {
+    /// The embedded default: SQLite and the master key in `data_dir`, the default rate limit.
+    pub fn new(data_dir: PathBuf, listen: SocketAddr) -> Config {
+        Config { data_dir, listen, database: None, master_key: None, rate_limit: ratelimit::RateLimit::default() }
+    }
 }
 
 /// What every handler shares. Cheap to clone.
@@ -64,6 +74,8 @@ pub struct AppState {
     pub public_url: String,
     /// HTTP request counters.
     pub http_metrics: Arc<metrics::HttpMetrics>,
+    /// Per-key request budgets.
+    pub rate_limiter: Arc<ratelimit::RateLimiter>,
 }
 
 /// A running server.
@@ -150,6 +162,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         dispatcher,
         public_url,
         http_metrics: Arc::default(),
+        rate_limiter: Arc::new(ratelimit::RateLimiter::new(config.rate_limit)),
     };
     let app = api::router(state);
     let task = tokio::spawn(async move { axum::serve(listener, app).await });

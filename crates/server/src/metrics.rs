@@ -1,5 +1,6 @@
 //! Prometheus metrics at `GET /metrics` (text exposition format 0.0.4): HTTP requests by route,
-//! method and status with their latency, and the state of phones, viewers and encoding.
+//! method and status with their latency histogram, rate-limit refusals, phones, tasks and
+//! callback deliveries by status, delivery attempts, viewers and encoding.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -15,8 +16,17 @@ use crate::AppState;
 
 /// (route template, method, status).
 type RequestKey = (String, String, u16);
-/// (count, total seconds).
-type RequestTotals = (u64, f64);
+
+/// The upper bounds (seconds) of the latency histogram's buckets.
+const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+/// One series: count, total seconds, and how many fell at or under each bucket's bound.
+#[derive(Clone, Default)]
+struct RequestTotals {
+    count: u64,
+    seconds: f64,
+    buckets: [u64; BUCKETS.len()],
+}
 
 /// Request counters.
 #[derive(Default)]
@@ -28,8 +38,13 @@ impl HttpMetrics {
     fn record(&self, route: String, method: String, status: u16, seconds: f64) {
         let mut requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
         let entry = requests.entry((route, method, status)).or_default();
-        entry.0 += 1;
-        entry.1 += seconds;
+        entry.count += 1;
+        entry.seconds += seconds;
+        for (bound, n) in BUCKETS.iter().zip(entry.buckets.iter_mut()) {
+            if seconds <= *bound {
+                *n += 1;
+            }
+        }
     }
 }
 
@@ -59,20 +74,76 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
     let requests = app.http_metrics.requests.lock().unwrap_or_else(|p| p.into_inner()).clone();
     out.push_str("# HELP cloudphone_http_requests_total HTTP requests answered.\n");
     out.push_str("# TYPE cloudphone_http_requests_total counter\n");
-    for ((route, method, status), (count, _)) in &requests {
+    for ((route, method, status), totals) in &requests {
         let _ = writeln!(
             out,
-            "cloudphone_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {count}",
-            label(route)
+            "cloudphone_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {}",
+            label(route),
+            totals.count
         );
     }
     out.push_str("# HELP cloudphone_http_request_duration_seconds Time to answer HTTP requests.\n");
-    out.push_str("# TYPE cloudphone_http_request_duration_seconds summary\n");
-    for ((route, method, status), (count, sum)) in &requests {
+    out.push_str("# TYPE cloudphone_http_request_duration_seconds histogram\n");
+    for ((route, method, status), totals) in &requests {
         let labels = format!("route=\"{}\",method=\"{method}\",status=\"{status}\"", label(route));
-        let _ = writeln!(out, "cloudphone_http_request_duration_seconds_sum{{{labels}}} {sum}");
-        let _ = writeln!(out, "cloudphone_http_request_duration_seconds_count{{{labels}}} {count}");
+        for (bound, n) in BUCKETS.iter().zip(totals.buckets) {
+            let _ = writeln!(out, "cloudphone_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}");
+        }
+        let _ =
+            writeln!(out, "cloudphone_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", totals.count);
+        let _ = writeln!(out, "cloudphone_http_request_duration_seconds_sum{{{labels}}} {}", totals.seconds);
+        let _ = writeln!(out, "cloudphone_http_request_duration_seconds_count{{{labels}}} {}", totals.count);
     }
+    out.push_str("# HELP cloudphone_rate_limited_total Requests refused by the per-key rate limit.\n");
+    out.push_str("# TYPE cloudphone_rate_limited_total counter\n");
+    let _ = writeln!(out, "cloudphone_rate_limited_total {}", app.rate_limiter.refused());
+
+    // Stored state: every series is written, zero or not, so a dashboard sees all of them.
+    let store = &app.store;
+    let (instances, tasks, deliveries) =
+        match (store.instance_counts().await, store.task_counts().await, store.delivery_counts().await) {
+            (Ok(i), Ok(t), Ok(d)) => (i, t, d),
+            (i, t, d) => {
+                let error = [i.err(), t.err(), d.err()].into_iter().flatten().next().map(|e| e.to_string());
+                tracing::error!(error, "metrics: reading the store failed");
+                return (
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                    "the store cannot be read\n".to_owned(),
+                );
+            }
+        };
+    let count = |rows: &[(String, i64)], name: &str| rows.iter().find(|(n, _)| n == name).map_or(0, |(_, c)| *c);
+    out.push_str("# HELP cloudphone_instances Phones by status (all tenants).\n");
+    out.push_str("# TYPE cloudphone_instances gauge\n");
+    for status in cloudphone_protocol::InstanceStatus::ALL {
+        let _ = writeln!(
+            out,
+            "cloudphone_instances{{status=\"{}\"}} {}",
+            status.as_str(),
+            count(&instances, status.as_str())
+        );
+    }
+    out.push_str("# HELP cloudphone_tasks Tasks by status (all tenants).\n");
+    out.push_str("# TYPE cloudphone_tasks gauge\n");
+    for status in cloudphone_protocol::TaskStatus::ALL {
+        let _ = writeln!(out, "cloudphone_tasks{{status=\"{}\"}} {}", status.as_str(), count(&tasks, status.as_str()));
+    }
+    out.push_str("# HELP cloudphone_callback_deliveries Callback deliveries by status.\n");
+    out.push_str("# TYPE cloudphone_callback_deliveries gauge\n");
+    for status in ["pending", "delivered", "failed"] {
+        let _ = writeln!(out, "cloudphone_callback_deliveries{{status=\"{status}\"}} {}", count(&deliveries, status));
+    }
+    let stats = app.dispatcher.stats();
+    let load = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+    out.push_str("# HELP cloudphone_callback_attempts_total Callback delivery attempts by outcome.\n");
+    out.push_str("# TYPE cloudphone_callback_attempts_total counter\n");
+    let _ = writeln!(out, "cloudphone_callback_attempts_total{{outcome=\"delivered\"}} {}", load(&stats.delivered));
+    let _ = writeln!(out, "cloudphone_callback_attempts_total{{outcome=\"failed\"}} {}", load(&stats.failed_attempts));
+    out.push_str("# HELP cloudphone_callback_given_up_total Callback deliveries given up.\n");
+    out.push_str("# TYPE cloudphone_callback_given_up_total counter\n");
+    let _ = writeln!(out, "cloudphone_callback_given_up_total {}", load(&stats.given_up));
+
     let host = app.instances.host_stats();
     out.push_str("# HELP cloudphone_phones_running Phones running on this host.\n");
     out.push_str("# TYPE cloudphone_phones_running gauge\n");
@@ -83,5 +154,5 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
     out.push_str("# HELP cloudphone_viewer_sessions Viewer sessions open now.\n");
     out.push_str("# TYPE cloudphone_viewer_sessions gauge\n");
     let _ = writeln!(out, "cloudphone_viewer_sessions {}", app.sessions.open_sessions());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out)
+    (axum::http::StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out)
 }

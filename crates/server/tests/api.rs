@@ -197,6 +197,62 @@ async fn metrics_and_request_ids() {
     assert!(text.contains("cloudphone_phones_running 1"), "{text}");
     assert!(text.contains("cloudphone_viewer_sessions 0"), "{text}");
     assert!(text.contains("# TYPE cloudphone_video_frames_encoded_total counter"), "{text}");
+    assert!(text.contains(r#"cloudphone_instances{status="running"} 1"#), "{text}");
+    assert!(text.contains(r#"cloudphone_instances{status="stopped"} 0"#), "{text}");
+    assert!(text.contains(r#"cloudphone_tasks{status="done"} 1"#), "the create task: {text}");
+    assert!(text.contains(r#"cloudphone_tasks{status="pending"} 0"#), "{text}");
+    assert!(text.contains(r#"cloudphone_callback_deliveries{status="pending"} 0"#), "{text}");
+    assert!(text.contains(r#"cloudphone_callback_attempts_total{outcome="delivered"} 0"#), "{text}");
+    assert!(text.contains("cloudphone_rate_limited_total 0"), "{text}");
+    let bucket = r#"cloudphone_http_request_duration_seconds_bucket{route="/v1/instances/{id}/shell",method="POST",status="200",le="+Inf"} 1"#;
+    assert!(text.contains(bucket), "{text}");
+    server.abort();
+}
+
+#[tokio::test]
+async fn each_key_has_a_rate_limit_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let limit = cloudphone_server::ratelimit::RateLimit { per_second: 0.5, burst: 3 };
+    let (server, client) =
+        common::start_with(dir.path(), |c| cloudphone_server::Config { rate_limit: limit, ..c }).await;
+    let other = client.create_tenant("other").await.unwrap();
+    let other = Client::new(client.base_url(), &other.key.access_key, &other.key.secret_key);
+    client.list_instances().await.unwrap();
+    client.list_instances().await.unwrap();
+    let refused = list_with(&client, SigningOverride::default()).await.unwrap_err();
+    assert_eq!(refused.code(), Some("request.rate_limited"));
+    assert!(matches!(refused, ClientError::Api { status: 429, .. }));
+    // The raw answer carries Retry-After: the next token comes within 2 s at 0.5/s.
+    let credentials = &server.credentials;
+    let timestamp = now().to_string();
+    let signature = cloudphone_protocol::signing::SignedRequest {
+        method: "GET",
+        path: "/v1/instances",
+        canonical_query: "",
+        timestamp: &timestamp,
+        nonce: "raw-nonce-1",
+        body: b"",
+    }
+    .sign(&credentials.secret_key);
+    let raw = reqwest::Client::new()
+        .get(format!("{}/v1/instances", client.base_url()))
+        .header("X-CP-Access-Key", &credentials.access_key)
+        .header("X-CP-Timestamp", &timestamp)
+        .header("X-CP-Nonce", "raw-nonce-1")
+        .header("X-CP-Signature", signature)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 429);
+    let retry: u64 = raw.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "Retry-After: {retry}");
+    let bad = Client::new(client.base_url(), &credentials.access_key, "wrong-secret");
+    assert_eq!(code(bad.list_instances().await), "auth.bad_signature", "badly signed calls spend no budget");
+    assert!(other.list_instances().await.is_ok(), "another key has its own budget");
+    let metrics = reqwest::get(format!("{}/metrics", client.base_url())).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("cloudphone_rate_limited_total 2"), "{metrics}");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert!(client.list_instances().await.is_ok(), "a token came back after Retry-After");
     server.abort();
 }
 

@@ -273,6 +273,14 @@ impl Store {
         Ok(rows.iter().map(|r| (r.get("status"), r.get("n"))).collect())
     }
 
+    /// How many instances are in each status, for metrics.
+    pub async fn instance_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM instances GROUP BY status ORDER BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| (r.get("status"), r.get("n"))).collect())
+    }
+
     /// How many deliveries are in each status, for metrics.
     pub async fn delivery_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
         let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status ORDER BY status")

@@ -23,9 +23,13 @@ async fn database(dir: &std::path::Path) -> Option<String> {
 
 /// Starts a server on a free loopback port with its data in `dir`.
 pub async fn start(dir: &std::path::Path) -> (Server, Client) {
+    start_with(dir, |config| config).await
+}
+
+/// Starts a server with a configuration of the test's choosing.
+pub async fn start_with(dir: &std::path::Path, configure: impl FnOnce(Config) -> Config) -> (Server, Client) {
     let database = database(dir).await;
-    let config =
-        Config { data_dir: dir.to_owned(), listen: "127.0.0.1:0".parse().unwrap(), database, master_key: None };
+    let config = configure(Config { database, ..Config::new(dir.to_owned(), "127.0.0.1:0".parse().unwrap()) });
     let server = cloudphone_server::start(config).await.expect("server starts");
     let c = &server.credentials;
     let client = Client::new(&c.api_url, &c.access_key, &c.secret_key);
