@@ -6,8 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use cloudphone_protocol::{TaskKind, TaskStatus, TaskView};
 use cloudphone_sdk::Client;
 use cloudphone_sdk::api::{CreateInstances, CreateSession, LocaleRequest, NewDevice, PropertiesPatch};
+use cloudphone_sdk::task::BatchRequest;
 
 #[derive(Parser)]
 #[command(name = "cloudphone", version, about = "Self-hosted cloud phones: run the platform and drive it")]
@@ -53,6 +55,24 @@ enum Command {
     /// Manages access keys (admin tenants only).
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Follows and cancels tasks (every asynchronous operation is one).
+    #[command(subcommand)]
+    Task(TaskCommand),
+    /// Runs one operation over many phones, with a progress bar.
+    Batch {
+        /// instance.restart, instance.reset, instance.start, instance.stop, instance.new_device,
+        /// instance.shell, app.start, app.stop, app.restart, app.clear, app.uninstall.
+        operation: String,
+        /// Instance ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// The operation's parameters as JSON, e.g. '{"command": "id"}' or '{"package": "…"}'.
+        #[arg(long, default_value = "{}")]
+        params: String,
+    },
+    /// Configures the callback URL and reads its delivery log.
+    #[command(subcommand)]
+    Callback(CallbackCommand),
     /// Lists the device models and countries phones can be created as.
     Catalogue {
         /// `models` or `countries`.
@@ -61,6 +81,87 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TaskCommand {
+    /// Shows a task.
+    Get {
+        /// Task id.
+        id: String,
+        /// Wait (up to this many seconds) for it to end.
+        #[arg(long, default_value_t = 0)]
+        wait: u64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists tasks, newest first.
+    List {
+        /// Only this status (pending, running, done, failed, partly_failed, cancelled, timeout).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this kind (instance.restart, app.install, batch, …).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only tasks on this phone.
+        #[arg(long)]
+        instance: Option<String>,
+        /// Only the children of this batch.
+        #[arg(long)]
+        batch: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancels a pending task, or a batch's pending children.
+    Cancel {
+        /// Task id.
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CallbackCommand {
+    /// Sets the callback URL; prints the signing secret (shown only now).
+    Set {
+        /// http:// or https:// URL.
+        url: String,
+        /// Your own secret (16 to 128 printable characters) instead of a random one.
+        #[arg(long)]
+        secret: Option<String>,
+    },
+    /// Shows the callback URL.
+    Get,
+    /// Removes the callback URL.
+    Delete,
+    /// Sends a ping event and shows its delivery.
+    Test,
+    /// Lists deliveries, newest first.
+    Deliveries {
+        /// Only pending, delivered or failed ones.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows one delivery with its attempts, as JSON.
+    Delivery {
+        /// Delivery id.
+        id: String,
+    },
+    /// Sends a delivery's event again.
+    Redeliver {
+        /// Delivery id.
+        id: String,
     },
 }
 
@@ -113,25 +214,29 @@ enum InstanceCommand {
         #[arg(long)]
         country: Option<String>,
     },
-    /// Reboots a phone (pending ro.* changes take effect).
+    /// Reboots a phone (pending ro.* changes take effect); with several ids, a batch with a progress bar.
     Restart {
-        /// Instance id.
-        id: String,
+        /// Instance ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
     },
-    /// Shuts a phone down, keeping its state.
+    /// Shuts a phone down, keeping its state; with several ids, a batch with a progress bar.
     Stop {
-        /// Instance id.
-        id: String,
+        /// Instance ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
     },
-    /// Boots a stopped phone.
+    /// Boots a stopped phone; with several ids, a batch with a progress bar.
     Start {
-        /// Instance id.
-        id: String,
+        /// Instance ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
     },
-    /// Factory reset: wipes user data, keeps the identity.
+    /// Factory reset: wipes user data, keeps the identity; with several ids, a batch with a progress bar.
     Reset {
-        /// Instance id.
-        id: String,
+        /// Instance ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
     },
     /// Gives a phone a fresh identity ("one-key new device").
     NewDevice {
@@ -390,6 +495,88 @@ fn print_status(instance: &cloudphone_sdk::api::Instance) {
     println!("{} {}", instance.id, instance.status.as_str());
 }
 
+/// Tasks as a table.
+fn print_tasks(tasks: &[TaskView]) {
+    println!("{:<25} {:<20} {:<14} {:<20} {:>8}  ERROR", "ID", "KIND", "STATUS", "INSTANCE", "ATTEMPTS");
+    for t in tasks {
+        println!(
+            "{:<25} {:<20} {:<14} {:<20} {:>8}  {}",
+            t.id,
+            t.kind.as_str(),
+            t.status.as_str(),
+            t.instance_id.as_deref().unwrap_or("-"),
+            t.attempts,
+            t.error.as_ref().map(|e| format!("{}: {}", e.code, e.message)).unwrap_or_default()
+        );
+    }
+}
+
+/// Follows a task to its end. A batch shows a progress bar of its children on stderr; a single
+/// task a spinner.
+async fn follow(client: &Client, task: TaskView, verb: &str) -> anyhow::Result<TaskView> {
+    let poll = std::time::Duration::from_millis(250);
+    if task.kind != TaskKind::Batch {
+        let id = task.id.clone();
+        return Ok(with_spinner(format!("{verb} ({id})"), client.wait_task(&id, cloudphone_sdk::TASK_WAIT)).await?);
+    }
+    let bar = indicatif::ProgressBar::new(task.children.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} phones ({elapsed})")
+            .expect("the template parses")
+            .progress_chars("=> "),
+    );
+    bar.set_message(verb.to_owned());
+    loop {
+        let current = client.task(&task.id).await?;
+        let children = client.tasks(&[("parent_id", &task.id)], None, 500).await?.tasks;
+        bar.set_position(children.iter().filter(|c| c.status.is_final()).count() as u64);
+        if current.status.is_final() {
+            bar.finish_and_clear();
+            return Ok(current);
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// After a task that did not end `done`: says which phones failed and why; exit code 1.
+async fn report_failures(client: &Client, task: &TaskView) -> anyhow::Result<ExitCode> {
+    let failed: Vec<TaskView> = if task.kind == TaskKind::Batch {
+        client.tasks(&[("parent_id", &task.id)], None, 500).await?.tasks
+    } else {
+        vec![task.clone()]
+    };
+    let mut bad = 0;
+    for t in failed.iter().filter(|t| t.status != TaskStatus::Done) {
+        bad += 1;
+        let why = t.error.as_ref().map(|e| format!("{}: {}", e.code, e.message)).unwrap_or_default();
+        eprintln!("{} {} {why}", t.instance_id.as_deref().unwrap_or("-"), t.status.as_str());
+    }
+    if bad == 0 && task.status == TaskStatus::Done {
+        eprintln!("{}: {} phone(s) done", task.id, failed.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("{}: {}", task.id, task.status.as_str());
+    Ok(ExitCode::from(1))
+}
+
+/// `instance restart|stop|start|reset ID…`: one phone prints its new status; several run as a
+/// batch with a progress bar.
+async fn lifecycle(client: &Client, kind: TaskKind, ids: Vec<String>) -> anyhow::Result<ExitCode> {
+    if let [id] = ids.as_slice() {
+        let instance = match kind {
+            TaskKind::Restart => client.restart(id).await?,
+            TaskKind::Stop => client.stop(id).await?,
+            TaskKind::Start => client.start(id).await?,
+            _ => client.reset(id).await?,
+        };
+        print_status(&instance);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let request =
+        BatchRequest { operation: kind.as_str().to_owned(), instance_ids: ids, params: serde_json::json!({}) };
+    let task = follow(client, client.batch(&request).await?, kind.as_str()).await?;
+    report_failures(client, &task).await
+}
+
 /// `$XDG_DATA_HOME/cloudphone`, else `~/.local/share/cloudphone`.
 fn default_data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
@@ -545,19 +732,103 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", grant.view_url);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Task(command) => {
+            let client = client(&data_dir)?;
+            match command {
+                TaskCommand::Get { id, wait, json } => {
+                    let task = if wait == 0 {
+                        client.task(&id).await?
+                    } else {
+                        client.wait_task(&id, std::time::Duration::from_secs(wait)).await?
+                    };
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&task)?);
+                    } else {
+                        print_tasks(std::slice::from_ref(&task));
+                        if let Some(result) = &task.result {
+                            println!("result: {result}");
+                        }
+                    }
+                }
+                TaskCommand::List { status, kind, instance, batch, limit, json } => {
+                    let mut filters = Vec::new();
+                    filters.extend(status.as_deref().map(|v| ("status", v)));
+                    filters.extend(kind.as_deref().map(|v| ("kind", v)));
+                    filters.extend(instance.as_deref().map(|v| ("instance_id", v)));
+                    filters.extend(batch.as_deref().map(|v| ("parent_id", v)));
+                    let page = client.tasks(&filters, None, limit).await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&page)?);
+                    } else {
+                        print_tasks(&page.tasks);
+                    }
+                }
+                TaskCommand::Cancel { id } => print_tasks(&[client.cancel_task(&id).await?]),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Batch { operation, ids, params } => {
+            let client = client(&data_dir)?;
+            let params = serde_json::from_str(&params).context("--params is not JSON")?;
+            let task = client.batch(&BatchRequest { operation, instance_ids: ids, params }).await?;
+            let task = follow(&client, task, "running").await?;
+            report_failures(&client, &task).await
+        }
+        Command::Callback(command) => {
+            let client = client(&data_dir)?;
+            match command {
+                CallbackCommand::Set { url, secret } => {
+                    let view = client.set_callback(&url, secret.as_deref()).await?;
+                    println!("url:    {}\nsecret: {}", view.url, view.secret.unwrap_or_default());
+                }
+                CallbackCommand::Get => println!("{}", client.callback().await?.url),
+                CallbackCommand::Delete => client.delete_callback().await?,
+                CallbackCommand::Test => println!("{}", serde_json::to_string_pretty(&client.test_callback().await?)?),
+                CallbackCommand::Deliveries { status, limit, json } => {
+                    let page = client.deliveries(status.as_deref(), None, limit).await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&page)?);
+                    } else {
+                        println!("{:<26} {:<16} {:>5} {:<10} {:>8}  LAST", "ID", "EVENT", "CODE", "STATUS", "ATTEMPTS");
+                        for d in &page.deliveries {
+                            let last = d.last_error.clone().or(d.last_status_code.map(|c| format!("HTTP {c}")));
+                            println!(
+                                "{:<26} {:<16} {:>5} {:<10} {:>8}  {}",
+                                d.id,
+                                d.event_type,
+                                d.business_code,
+                                d.status,
+                                d.attempts,
+                                last.unwrap_or_default()
+                            );
+                        }
+                    }
+                }
+                CallbackCommand::Delivery { id } => {
+                    println!("{}", serde_json::to_string_pretty(&client.delivery(&id).await?)?)
+                }
+                CallbackCommand::Redeliver { id } => println!("{}", client.redeliver(&id).await?.id),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Instance(command) => {
             let client = client(&data_dir)?;
             match command {
                 InstanceCommand::Create { count, model, country } => {
                     let request = CreateInstances { count: Some(count), model, country };
-                    for instance in client.create_instances_with(&request).await? {
+                    let created = client.submit_create(&request).await?;
+                    let task = follow(&client, created.task, "creating").await?;
+                    for instance in &created.instances {
                         println!("{}", instance.id);
                     }
+                    if task.status != TaskStatus::Done {
+                        return report_failures(&client, &task).await;
+                    }
                 }
-                InstanceCommand::Restart { id } => print_status(&client.restart(&id).await?),
-                InstanceCommand::Stop { id } => print_status(&client.stop(&id).await?),
-                InstanceCommand::Start { id } => print_status(&client.start(&id).await?),
-                InstanceCommand::Reset { id } => print_status(&client.reset(&id).await?),
+                InstanceCommand::Restart { ids } => return lifecycle(&client, TaskKind::Restart, ids).await,
+                InstanceCommand::Stop { ids } => return lifecycle(&client, TaskKind::Stop, ids).await,
+                InstanceCommand::Start { ids } => return lifecycle(&client, TaskKind::Start, ids).await,
+                InstanceCommand::Reset { ids } => return lifecycle(&client, TaskKind::Reset, ids).await,
                 InstanceCommand::NewDevice { id, model, country, keep_user_data } => {
                     print_status(&client.new_device(&id, &NewDevice { model, country, keep_user_data }).await?)
                 }

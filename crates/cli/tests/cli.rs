@@ -307,3 +307,49 @@ fn tenant_and_key_commands() {
     let missing = platform.cli(&["key", "disable", "AKNONE"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("key.not_found"));
 }
+
+#[test]
+fn batches_tasks_and_callbacks_commands() {
+    let platform = up();
+    let ids = stdout(&platform.cli(&["instance", "create", "--count", "2"]));
+    let ids: Vec<&str> = ids.lines().collect();
+    assert_eq!(ids.len(), 2);
+
+    // Several ids run as one batch; the summary goes to stderr.
+    let restarted = platform.cli(&["instance", "restart", ids[0], ids[1]]);
+    assert!(restarted.status.success(), "{}", String::from_utf8_lossy(&restarted.stderr));
+    assert!(String::from_utf8_lossy(&restarted.stderr).contains("2 phone(s) done"));
+
+    // A batch where one phone fails exits 1 and says which and why.
+    stdout(&platform.cli(&["instance", "stop", ids[1]]));
+    let shell = platform.cli(&["batch", "instance.shell", ids[0], ids[1], "--params", r#"{"command": "id"}"#]);
+    assert_eq!(shell.status.code(), Some(1));
+    let why = String::from_utf8_lossy(&shell.stderr);
+    assert!(why.contains(&format!("{} failed instance.not_running", ids[1])), "{why}");
+    assert!(why.contains("partly_failed"), "{why}");
+
+    // Tasks: a table by default, JSON with --json, filters.
+    let table = stdout(&platform.cli(&["task", "list", "--kind", "batch"]));
+    assert!(table.starts_with("ID"), "{table}");
+    assert_eq!(table.lines().count(), 1 + 3, "create, restart and shell batches: {table}");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&platform.cli(&["task", "list", "--instance", ids[1], "--json"]))).unwrap();
+    let kinds: Vec<&str> = json["tasks"].as_array().unwrap().iter().map(|t| t["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, vec!["instance.shell", "instance.stop", "instance.restart", "instance.create"]);
+    let newest = json["tasks"][0]["id"].as_str().unwrap();
+    let shown = stdout(&platform.cli(&["task", "get", newest, "--json"]));
+    assert!(shown.contains("\"instance.not_running\""), "{shown}");
+    let cancel = platform.cli(&["task", "cancel", newest]);
+    assert!(!cancel.status.success());
+    assert!(String::from_utf8_lossy(&cancel.stderr).contains("task.not_cancellable"));
+
+    // Callbacks: set shows the secret once, deliveries list the attempts.
+    let set = stdout(&platform.cli(&["callback", "set", "http://127.0.0.1:9/hook"]));
+    assert!(set.contains("secret: whsec_"), "{set}");
+    assert_eq!(stdout(&platform.cli(&["callback", "get"])), "http://127.0.0.1:9/hook\n");
+    stdout(&platform.cli(&["callback", "test"]));
+    let deliveries = stdout(&platform.cli(&["callback", "deliveries"]));
+    assert!(deliveries.lines().nth(1).is_some_and(|l| l.contains("ping")), "{deliveries}");
+    stdout(&platform.cli(&["callback", "delete"]));
+    assert!(!platform.cli(&["callback", "get"]).status.success());
+}
