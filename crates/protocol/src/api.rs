@@ -322,6 +322,9 @@ pub struct AppList {
     pub apps: Vec<AppInfo>,
     /// The package in front (`com.android.launcher3` on the home screen).
     pub foreground: Option<String>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// `POST /v1/instances/{id}/apps/{package}/start`.
@@ -362,6 +365,9 @@ pub struct FileListing {
     pub entry: FileEntry,
     /// A folder's entries, by name.
     pub entries: Vec<FileEntry>,
+    /// Pass as `cursor` (with the same `path`) for the next page of entries; absent on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// `PUT /v1/instances/{id}/files?path=`: where the upload went.

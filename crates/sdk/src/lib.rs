@@ -354,6 +354,25 @@ impl Client {
         self.call::<(), _>(Method::POST, &path, None).await
     }
 
+    /// Every item of a paged list: follows `next_cursor` until the last page.
+    async fn all_pages<T: DeserializeOwned>(&self, path: &str, field: &str) -> Result<Vec<T>, ClientError> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = vec![("limit", "500")];
+            query.extend(cursor.as_deref().map(|c| ("cursor", c)));
+            let response = self.send_signed(Method::GET, path, &query, Vec::new(), &SigningOverride::default()).await?;
+            let mut page: serde_json::Value = Self::decode(response).await?;
+            let items = serde_json::from_value::<Vec<T>>(page[field].take())
+                .map_err(|e| ClientError::Decode(format!("{path}: {e}")))?;
+            all.extend(items);
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return Ok(all),
+            }
+        }
+    }
+
     /// Runs a task to its end and returns its result.
     async fn run_task<T: DeserializeOwned>(&self, submitted: TaskView) -> Result<T, ClientError> {
         let task =
@@ -664,11 +683,7 @@ impl Client {
 
     /// Every tenant (admin tenants only).
     pub async fn tenants(&self) -> Result<Vec<cloudphone_protocol::api::TenantInfo>, ClientError> {
-        #[derive(serde::Deserialize)]
-        struct Tenants {
-            tenants: Vec<cloudphone_protocol::api::TenantInfo>,
-        }
-        Ok(self.call::<(), Tenants>(Method::GET, "/v1/admin/tenants", None).await?.tenants)
+        self.all_pages("/v1/admin/tenants", "tenants").await
     }
 
     /// Adds a key pair to a tenant (admin tenants only). The secret is shown once.
@@ -679,12 +694,7 @@ impl Client {
 
     /// A tenant's keys, without secrets (admin tenants only).
     pub async fn keys(&self, tenant_id: &str) -> Result<Vec<cloudphone_protocol::api::KeyInfo>, ClientError> {
-        #[derive(serde::Deserialize)]
-        struct Keys {
-            keys: Vec<cloudphone_protocol::api::KeyInfo>,
-        }
-        let path = format!("/v1/admin/tenants/{}/keys", encode_component(tenant_id));
-        Ok(self.call::<(), Keys>(Method::GET, &path, None).await?.keys)
+        self.all_pages(&format!("/v1/admin/tenants/{}/keys", encode_component(tenant_id)), "keys").await
     }
 
     /// Disables a key (admin tenants only).
@@ -707,20 +717,12 @@ impl Client {
 
     /// The device models phones can be created as.
     pub async fn catalogue_models(&self) -> Result<Vec<CatalogueModel>, ClientError> {
-        #[derive(serde::Deserialize)]
-        struct Models {
-            models: Vec<CatalogueModel>,
-        }
-        Ok(self.call::<(), Models>(Method::GET, "/v1/catalogue/models", None).await?.models)
+        self.all_pages("/v1/catalogue/models", "models").await
     }
 
     /// The countries phones can come from.
     pub async fn catalogue_countries(&self) -> Result<Vec<CatalogueCountry>, ClientError> {
-        #[derive(serde::Deserialize)]
-        struct Countries {
-            countries: Vec<CatalogueCountry>,
-        }
-        Ok(self.call::<(), Countries>(Method::GET, "/v1/catalogue/countries", None).await?.countries)
+        self.all_pages("/v1/catalogue/countries", "countries").await
     }
 
     /// Lists all the tenant's phones, following every page.

@@ -378,21 +378,13 @@ async fn redeliver(
     Ok((StatusCode::ACCEPTED, Json(app.callbacks.redeliver(&tenant.id, &delivery).await?)).into_response())
 }
 
-/// `?limit=100&cursor=…`.
-#[derive(serde::Deserialize)]
-struct PageQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 async fn list_instances(
     State(app): State<AppState>,
     Extension(tenant): Extension<Tenant>,
-    query: Result<axum::extract::Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<axum::extract::Query<crate::paging::PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> HttpResult<Response> {
-    let page = query.map(|q| q.0).map_err(|e| ApiError::with_message(ErrorCode::InvalidParameter, e.to_string()))?;
-    let (instances, next_cursor) =
-        app.instances.list(&tenant.id, page.cursor.as_deref(), page.limit.unwrap_or(100)).await?;
+    let page = crate::paging::query(query)?;
+    let (instances, next_cursor) = app.instances.list(&tenant.id, page.cursor.as_deref(), page.limit()?).await?;
     Ok(Json(InstanceList { instances, next_cursor }).into_response())
 }
 
@@ -483,7 +475,10 @@ async fn put_locale(
     Ok(Json(app.instances.set_locale(&tenant, &id, request).await?))
 }
 
-async fn catalogue_models() -> Json<serde_json::Value> {
+async fn catalogue_models(
+    query: Result<axum::extract::Query<crate::paging::PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> HttpResult<Json<serde_json::Value>> {
+    let query = crate::paging::query(query)?;
     let models: Vec<CatalogueModel> = cloudphone_device::identity::catalogue::models()
         .iter()
         .map(|m| CatalogueModel {
@@ -497,10 +492,14 @@ async fn catalogue_models() -> Json<serde_json::Value> {
             fingerprint: m.fingerprint(),
         })
         .collect();
-    Json(json!({ "models": models }))
+    let (models, next_cursor) = crate::paging::page_by_index("models", models, &query)?;
+    Ok(Json(json!({ "models": models, "next_cursor": next_cursor })))
 }
 
-async fn catalogue_countries() -> Json<serde_json::Value> {
+async fn catalogue_countries(
+    query: Result<axum::extract::Query<crate::paging::PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> HttpResult<Json<serde_json::Value>> {
+    let query = crate::paging::query(query)?;
     let countries: Vec<CatalogueCountry> = cloudphone_device::identity::country::COUNTRIES
         .iter()
         .map(|c| CatalogueCountry {
@@ -511,7 +510,8 @@ async fn catalogue_countries() -> Json<serde_json::Value> {
             timezone: c.timezone.to_owned(),
         })
         .collect();
-    Json(json!({ "countries": countries }))
+    let (countries, next_cursor) = crate::paging::page_by_index("countries", countries, &query)?;
+    Ok(Json(json!({ "countries": countries, "next_cursor": next_cursor })))
 }
 
 async fn install_app(
@@ -525,16 +525,27 @@ async fn install_app(
     Ok(task_response(app.tasks.accepted(&task, wait).await?))
 }
 
-async fn list_apps(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
-    Ok(Json(app.instances.apps(&tenant, &id).await?).into_response())
+async fn list_apps(
+    State(app): State<AppState>,
+    PhoneRef { tenant, id, .. }: PhoneRef,
+    query: Result<axum::extract::Query<crate::paging::PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> HttpResult<Response> {
+    let query = crate::paging::query(query)?;
+    let mut list = app.instances.apps(&tenant, &id).await?;
+    list.apps.sort_by(|a, b| a.package.cmp(&b.package));
+    let (apps, next_cursor) = crate::paging::page("apps", list.apps, |a| a.package.clone(), &query)?;
+    (list.apps, list.next_cursor) = (apps, next_cursor);
+    Ok(Json(list).into_response())
 }
 
-/// `?path=…[&recursive=true]`.
+/// `?path=…[&recursive=true]` (and a page of a folder's entries: `&limit=&cursor=`).
 #[derive(serde::Deserialize)]
 struct FileQuery {
     path: String,
     #[serde(default)]
     recursive: bool,
+    limit: Option<u32>,
+    cursor: Option<String>,
 }
 
 fn file_query(
@@ -551,7 +562,14 @@ async fn list_files(
     query: Result<axum::extract::Query<FileQuery>, axum::extract::rejection::QueryRejection>,
 ) -> HttpResult<Response> {
     let q = file_query(query)?;
-    Ok(Json(app.instances.list_files(&tenant, &id, q.path).await?).into_response())
+    let page = crate::paging::PageQuery { limit: q.limit, cursor: q.cursor };
+    let mut listing = app.instances.list_files(&tenant, &id, q.path).await?;
+    listing.entries.sort_by(|a, b| a.name.cmp(&b.name));
+    // A cursor names the folder it pages, so it cannot be used on another one.
+    let list = format!("files:{}", listing.path);
+    let (entries, next_cursor) = crate::paging::page(&list, listing.entries, |e| e.name.clone(), &page)?;
+    (listing.entries, listing.next_cursor) = (entries, next_cursor);
+    Ok(Json(listing).into_response())
 }
 
 async fn read_file(
@@ -735,8 +753,14 @@ async fn create_tenant(
     Ok((StatusCode::CREATED, Json(app.tenants.create(&caller, &request.name).await?)).into_response())
 }
 
-async fn list_tenants(State(app): State<AppState>, Extension(caller): Extension<Tenant>) -> HttpResult<Response> {
-    Ok(Json(json!({ "tenants": app.tenants.list(&caller).await? })).into_response())
+async fn list_tenants(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Tenant>,
+    query: Result<axum::extract::Query<crate::paging::PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> HttpResult<Response> {
+    let query = crate::paging::query(query)?;
+    let (tenants, next_cursor) = crate::paging::page_by_index("tenants", app.tenants.list(&caller).await?, &query)?;
+    Ok(Json(json!({ "tenants": tenants, "next_cursor": next_cursor })).into_response())
 }
 
 async fn add_key(
@@ -751,8 +775,12 @@ async fn list_keys(
     State(app): State<AppState>,
     Extension(caller): Extension<Tenant>,
     Path(tenant): Path<String>,
+    query: Result<axum::extract::Query<crate::paging::PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> HttpResult<Response> {
-    Ok(Json(json!({ "keys": app.tenants.keys(&caller, &tenant).await? })).into_response())
+    let query = crate::paging::query(query)?;
+    let list = format!("keys:{tenant}");
+    let (keys, next_cursor) = crate::paging::page_by_index(&list, app.tenants.keys(&caller, &tenant).await?, &query)?;
+    Ok(Json(json!({ "keys": keys, "next_cursor": next_cursor })).into_response())
 }
 
 async fn disable_key(

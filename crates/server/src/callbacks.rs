@@ -10,7 +10,7 @@ use cloudphone_store::{DeliveryRow, Store, now_millis};
 
 use crate::credentials::random_hex;
 use crate::error::HttpResult;
-use crate::services::{MAX_PAGE, decode_id_cursor, encode_id_cursor};
+use crate::services::MAX_PAGE;
 
 /// Callback configuration and the delivery log.
 pub struct Callbacks {
@@ -115,12 +115,12 @@ impl Callbacks {
         if status.is_some_and(|s| !["pending", "delivered", "failed"].contains(&s)) {
             return Err(invalid("status must be pending, delivered or failed").into());
         }
-        let before = cursor.map(|c| decode_id_cursor(c, "dl-")).transpose()?;
+        let before = cursor.map(|c| crate::paging::decode("deliveries", c)).transpose()?;
         let mut rows = self.store.deliveries(tenant, status, before.as_deref(), limit as i64 + 1).await?;
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         Ok(DeliveryList {
-            next_cursor: if more { rows.last().map(|r| encode_id_cursor(&r.id)) } else { None },
+            next_cursor: if more { rows.last().map(|r| crate::paging::encode("deliveries", &r.id)) } else { None },
             deliveries: rows.iter().map(delivery_view).collect(),
         })
     }

@@ -24,37 +24,7 @@ use crate::credentials::random_hex;
 use crate::error::{HttpError, HttpResult};
 use crate::gate::GatedPhone;
 
-/// The largest page a list returns.
-pub const MAX_PAGE: u32 = 500;
-
-/// An opaque cursor: the position (time, id) of a page's last row, hex-encoded with a version.
-fn encode_cursor(created_at: i64, id: &str) -> String {
-    hex::encode(format!("v1:{created_at}:{id}"))
-}
-
-/// An opaque cursor over a list ordered by ordered ids (tasks, deliveries): the last id seen.
-pub(crate) fn encode_id_cursor(id: &str) -> String {
-    hex::encode(format!("v1:{id}"))
-}
-
-/// Reads an id cursor, which must hold an id with `prefix` (a task cursor is no delivery cursor).
-pub(crate) fn decode_id_cursor(cursor: &str, prefix: &str) -> Result<String, HttpError> {
-    let invalid = || HttpError::from(ErrorCode::InvalidCursor);
-    let text = String::from_utf8(hex::decode(cursor).map_err(|_| invalid())?).map_err(|_| invalid())?;
-    let id = text.strip_prefix("v1:").ok_or_else(invalid)?;
-    if !id.starts_with(prefix) || !id[prefix.len()..].bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(invalid());
-    }
-    Ok(id.to_owned())
-}
-
-fn decode_cursor(cursor: &str) -> Result<(i64, String), HttpError> {
-    let invalid = || HttpError::from(ErrorCode::InvalidCursor);
-    let text = String::from_utf8(hex::decode(cursor).map_err(|_| invalid())?).map_err(|_| invalid())?;
-    let rest = text.strip_prefix("v1:").ok_or_else(invalid)?;
-    let (time, id) = rest.split_once(':').ok_or_else(invalid)?;
-    Ok((time.parse().map_err(|_| invalid())?, id.to_owned()))
-}
+pub use crate::paging::MAX_PAGE;
 
 /// The most instances one create call makes.
 pub const MAX_CREATE_COUNT: u32 = 100;
@@ -159,12 +129,25 @@ impl Instances {
                 ApiError::with_message(ErrorCode::InvalidParameter, format!("limit must be 1 to {MAX_PAGE}")).into()
             );
         }
-        let after = cursor.map(decode_cursor).transpose()?;
+        let after = cursor
+            .map(|c| {
+                let position = crate::paging::decode("instances", c)?;
+                let (time, id) = position.split_once(':').ok_or(HttpError::from(ErrorCode::InvalidCursor))?;
+                Ok::<_, HttpError>((
+                    time.parse().map_err(|_| HttpError::from(ErrorCode::InvalidCursor))?,
+                    id.to_owned(),
+                ))
+            })
+            .transpose()?;
         // One more than asked tells whether another page follows.
         let mut rows = self.store.list_instances_page(tenant, after, limit as i64 + 1).await?;
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
-        let next = if more { rows.last().map(|r| encode_cursor(r.created_at, &r.id)) } else { None };
+        let next = if more {
+            rows.last().map(|r| crate::paging::encode("instances", &format!("{}:{}", r.created_at, r.id)))
+        } else {
+            None
+        };
         Ok((rows.iter().map(instance_from_row).collect(), next))
     }
 
@@ -312,7 +295,7 @@ impl Instances {
         let phone = self.phone(tenant, id).await?;
         let (packages, foreground) = phone.packages();
         let apps = packages.iter().map(|p| app_info(p, foreground.as_deref())).collect();
-        Ok(AppList { apps, foreground })
+        Ok(AppList { apps, foreground, next_cursor: None })
     }
 
     /// Runs a package operation.
@@ -348,6 +331,7 @@ impl Instances {
             entry: entry(&name, &meta),
             entries: entries.iter().map(|(n, m)| entry(n, m)).collect(),
             path,
+            next_cursor: None,
         })
     }
 

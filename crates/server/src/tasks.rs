@@ -281,11 +281,11 @@ impl Tasks {
         if let Some(kind) = &filter.kind {
             TaskKind::parse(kind).ok_or_else(|| invalid(format!("unknown kind {kind:?}")))?;
         }
-        let before = cursor.map(|c| crate::services::decode_id_cursor(c, "tk-")).transpose()?;
+        let before = cursor.map(|c| crate::paging::decode("tasks", c)).transpose()?;
         let mut rows = self.store.tasks(tenant, &filter, before.as_deref(), limit as i64 + 1).await?;
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
-        let next_cursor = if more { rows.last().map(|r| crate::services::encode_id_cursor(&r.id)) } else { None };
+        let next_cursor = if more { rows.last().map(|r| crate::paging::encode("tasks", &r.id)) } else { None };
         let mut tasks = Vec::with_capacity(rows.len());
         for row in &rows {
             tasks.push(self.engine.view(row).await?);

@@ -288,3 +288,64 @@ async fn instance_lists_are_paged_with_opaque_cursors() {
     assert_eq!(code(client.list_instances_page(None, 501).await), "request.invalid_parameter");
     server.abort();
 }
+
+/// Follows a list's cursors at two items a page; returns every item and how many pages it took.
+async fn walk(client: &Client, path: &str, extra: &[(&str, &str)], field: &str) -> (Vec<serde_json::Value>, usize) {
+    let (mut items, mut pages, mut cursor) = (Vec::new(), 0, None::<String>);
+    loop {
+        let mut query: Vec<(&str, &str)> = extra.to_vec();
+        query.push(("limit", "2"));
+        query.extend(cursor.as_deref().map(|c| ("cursor", c)));
+        let response = client.send_signed(Method::GET, path, &query, Vec::new(), &SigningOverride::default()).await;
+        let page: serde_json::Value = response.unwrap().json().await.unwrap();
+        pages += 1;
+        let got = page[field].as_array().unwrap();
+        assert!(got.len() <= 2, "{path}: {page}");
+        items.extend(got.iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return (items, pages),
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_list_pages_with_cursors_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+    let id = client.create_instances(1).await.unwrap().remove(0).id;
+    for name in ["a", "b", "c", "d", "e"] {
+        client.write_file(&id, &format!("/sdcard/Download/{name}.txt"), b"x".to_vec()).await.unwrap();
+    }
+    client.create_tenant("second").await.unwrap();
+    client.create_tenant("third").await.unwrap();
+
+    let apps = client.apps(&id).await.unwrap().apps.len();
+    let (paged, pages) = walk(&client, &format!("/v1/instances/{id}/apps"), &[], "apps").await;
+    assert_eq!((paged.len(), pages), (apps, apps.div_ceil(2).max(1)));
+    let (files, pages) =
+        walk(&client, &format!("/v1/instances/{id}/files"), &[("path", "/sdcard/Download")], "entries").await;
+    let names: Vec<&str> = files.iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!((names, pages), (vec!["a.txt", "b.txt", "c.txt", "d.txt", "e.txt"], 3));
+    let (tenants, _) = walk(&client, "/v1/admin/tenants", &[], "tenants").await;
+    assert_eq!(tenants.len(), 3);
+    assert_eq!(client.tenants().await.unwrap().len(), 3, "the SDK follows the cursors");
+    let (models, _) = walk(&client, "/v1/catalogue/models", &[], "models").await;
+    assert_eq!(models.len(), client.catalogue_models().await.unwrap().len());
+    let (countries, _) = walk(&client, "/v1/catalogue/countries", &[], "countries").await;
+    assert_eq!(countries.len(), 16);
+
+    // A cursor works only in the list (and folder) that issued it.
+    let first = client
+        .send_signed(Method::GET, "/v1/catalogue/models", &[("limit", "2")], Vec::new(), &SigningOverride::default())
+        .await
+        .unwrap();
+    let cursor = first.json::<serde_json::Value>().await.unwrap()["next_cursor"].as_str().unwrap().to_owned();
+    let elsewhere = [("limit", "2"), ("cursor", cursor.as_str())];
+    let signing = SigningOverride::default();
+    let refused = client.send_signed(Method::GET, "/v1/catalogue/countries", &elsewhere, Vec::new(), &signing).await;
+    assert_eq!(code(refused), "request.invalid_cursor");
+    let too_big = client.send_signed(Method::GET, "/v1/admin/tenants", &[("limit", "501")], Vec::new(), &signing).await;
+    assert_eq!(code(too_big), "request.invalid_parameter");
+    server.abort();
+}
