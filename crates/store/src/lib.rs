@@ -242,7 +242,12 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     master: MasterKey,
+    /// When expired nonces were last purged (unix ms): at most once per [`NONCE_PURGE_EVERY_MS`].
+    nonces_purged_at: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
+
+/// How often expired nonces are purged (each signed request would otherwise pay a delete).
+const NONCE_PURGE_EVERY_MS: i64 = 10_000;
 
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path` and migrates it.
@@ -279,7 +284,7 @@ impl Store {
         if backend == Backend::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
-        let store = Store { pool, backend, master };
+        let store = Store { pool, backend, master, nonces_purged_at: Default::default() };
         store.migrate().await?;
         store.seal_plain_secrets().await?;
         Ok(store)
@@ -476,7 +481,7 @@ impl Store {
     }
 
     /// Records a nonce as used until `expires_at`. Returns `false` when it was already used
-    /// (a replay). Expired nonces are purged on the way.
+    /// (a replay). Expired nonces are purged on the way, at most every ten seconds.
     pub async fn use_nonce(
         &self,
         access_key: &str,
@@ -484,13 +489,23 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<bool, StoreError> {
-        sqlx::query("DELETE FROM used_nonces WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
+        let last = self.nonces_purged_at.load(std::sync::atomic::Ordering::Relaxed);
+        let due = now - last >= NONCE_PURGE_EVERY_MS || now < last;
+        let ordering = std::sync::atomic::Ordering::Relaxed;
+        if due && self.nonces_purged_at.compare_exchange(last, now, ordering, ordering).is_ok() {
+            sqlx::query("DELETE FROM used_nonces WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
+        }
+        // One statement: a new nonce is inserted; an expired one not yet purged is as good as
+        // absent (its timestamp window has passed) and is taken over; a live one is a replay.
         let inserted = sqlx::query(
-            "INSERT INTO used_nonces (access_key, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            "INSERT INTO used_nonces (access_key, nonce, expires_at) VALUES ($1, $2, $3)
+             ON CONFLICT (access_key, nonce) DO UPDATE SET expires_at = excluded.expires_at
+             WHERE used_nonces.expires_at < $4",
         )
         .bind(access_key)
         .bind(nonce)
         .bind(expires_at)
+        .bind(now)
         .execute(&self.pool)
         .await?;
         Ok(inserted.rows_affected() == 1)
