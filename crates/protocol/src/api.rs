@@ -7,6 +7,7 @@ use crate::control::InputCategory;
 
 /// `POST /v1/instances` body (all optional; an empty body creates one phone).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateInstances {
     /// How many phones to create (1 to 100, default 1).
@@ -22,6 +23,7 @@ pub struct CreateInstances {
 
 /// An instance (a cloud phone).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Instance {
     /// Opaque id.
     pub id: String,
@@ -37,6 +39,7 @@ pub struct Instance {
 
 /// A list of instances (`GET /v1/instances`, and what `POST /v1/instances` created).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InstanceList {
     /// The instances, oldest first.
     pub instances: Vec<Instance>,
@@ -47,6 +50,7 @@ pub struct InstanceList {
 
 /// `POST /v1/instances/{id}/shell` body.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ShellRequest {
     /// The command line, as `adb shell '<line>'` takes it.
@@ -55,6 +59,7 @@ pub struct ShellRequest {
 
 /// What a shell command printed and its exit status.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShellResult {
     /// Exit status (127: command not found).
     pub exit_code: i32,
@@ -66,6 +71,7 @@ pub struct ShellResult {
 
 /// `POST /v1/instances/{id}/sessions` body.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateSession {
     /// Input categories the viewer may send; default all.
@@ -82,6 +88,7 @@ pub struct CreateSession {
 
 /// `POST /v1/sessions/revoke`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RevokeSession {
     /// The token to revoke.
@@ -90,6 +97,7 @@ pub struct RevokeSession {
 
 /// What a viewer needs to open a session.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionGrant {
     /// The instance it opens.
     pub instance_id: String,
@@ -110,6 +118,7 @@ pub struct SessionGrant {
 
 /// Signalling request body (`POST /v1/signalling/offer`, `Authorization: Bearer <token>`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignallingOffer {
     /// Always `"offer"` when present.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
@@ -120,6 +129,7 @@ pub struct SignallingOffer {
 
 /// Signalling answer body.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignallingAnswer {
     /// Always `"answer"`.
     #[serde(rename = "type")]
@@ -132,6 +142,7 @@ pub struct SignallingAnswer {
 
 /// The SIM and radio identity.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Modem {
     /// 15 digits, the last a Luhn check digit.
     pub imei: String,
@@ -151,6 +162,7 @@ pub struct Modem {
 
 /// A Wi-Fi network the phone sees (the first one is the connected one).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WifiNetwork {
     /// Network name, 1 to 32 bytes.
@@ -176,6 +188,7 @@ pub struct WifiNetwork {
 
 /// What a batch of changes did: which keys act now, which at the next boot.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChangeReport {
     /// Keys in effect now.
     pub applied: Vec<String>,
@@ -185,6 +198,7 @@ pub struct ChangeReport {
 
 /// What "new device" should draw.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewDevice {
     /// A catalogue model (model, code name or market name); default: a random one.
@@ -200,6 +214,7 @@ pub struct NewDevice {
 
 /// A phone's identity and properties (`GET /v1/instances/{id}/properties`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PropertiesView {
     /// Every system property, as `getprop` shows it now.
     pub system: std::collections::BTreeMap<String, String>,
@@ -219,6 +234,7 @@ pub struct PropertiesView {
 
 /// `PATCH /v1/instances/{id}/properties`: every key is validated before any is applied.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PropertiesPatch {
     /// System properties: `ro.*` at the next boot, others (`persist.*` kept across boots) now.
@@ -234,6 +250,7 @@ pub struct PropertiesPatch {
 
 /// `PUT /v1/instances/{id}/wifi`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WifiList {
     /// The networks, connected one first (may be empty: no Wi-Fi).
@@ -242,6 +259,7 @@ pub struct WifiList {
 
 /// `PUT /v1/instances/{id}/locale`: either or both.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LocaleRequest {
     /// BCP 47 locale, e.g. `de-DE`.
@@ -254,6 +272,7 @@ pub struct LocaleRequest {
 
 /// One catalogue model (`GET /v1/catalogue/models`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CatalogueModel {
     /// `ro.product.model`.
     pub model: String,
@@ -275,6 +294,7 @@ pub struct CatalogueModel {
 
 /// One country (`GET /v1/catalogue/countries`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CatalogueCountry {
     /// ISO 3166-1 alpha-2.
     pub code: String,
@@ -290,6 +310,7 @@ pub struct CatalogueCountry {
 
 /// An app on a phone (`GET /v1/instances/{id}/apps`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppInfo {
     /// Package name.
     pub package: String,
@@ -317,6 +338,7 @@ pub struct AppInfo {
 
 /// The installed apps of a phone.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppList {
     /// The apps, by package name.
     pub apps: Vec<AppInfo>,
@@ -329,6 +351,7 @@ pub struct AppList {
 
 /// `POST /v1/instances/{id}/apps/{package}/start`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StartApp {
     /// An activity (`.Settings` or fully qualified); default the launcher activity.
@@ -338,6 +361,7 @@ pub struct StartApp {
 
 /// What was started.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StartedApp {
     /// `package/activity`.
     pub component: String,
@@ -345,6 +369,7 @@ pub struct StartedApp {
 
 /// A file or folder in a phone.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileEntry {
     /// Its name.
     pub name: String,
@@ -358,6 +383,7 @@ pub struct FileEntry {
 
 /// `GET /v1/instances/{id}/files?path=`: a path and, for a folder, its entries.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileListing {
     /// The resolved path (`/sdcard` is `/storage/emulated/0`).
     pub path: String,
@@ -372,6 +398,7 @@ pub struct FileListing {
 
 /// `PUT /v1/instances/{id}/files?path=`: where the upload went.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileWritten {
     /// The resolved path.
     pub path: String,
@@ -381,6 +408,7 @@ pub struct FileWritten {
 
 /// `PUT /v1/instances/{id}/clipboard` and its `GET`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClipboardText {
     /// The text.
@@ -389,6 +417,7 @@ pub struct ClipboardText {
 
 /// `POST /v1/instances/{id}/sensors`: readings to feed the phone's sensors.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SensorReadings {
     /// The readings, in order.
@@ -397,6 +426,7 @@ pub struct SensorReadings {
 
 /// The latest reading of one sensor (`GET /v1/instances/{id}/sensors`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SensorStatus {
     /// Which sensor.
     pub sensor: crate::control::SensorKind,
@@ -414,6 +444,7 @@ pub struct SensorStatus {
 
 /// The current location (`GET /v1/instances/{id}/location`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LocationStatus {
     /// The fix, if there is one.
     pub fix: Option<crate::control::LocationFix>,
@@ -425,6 +456,7 @@ pub struct LocationStatus {
 
 /// `POST /v1/instances/{id}/playback`: scripted sensor readings or a GPX route.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PlaybackRequest {
     /// `sensors` (CSV: `time_ms,sensor,x,y,z`) or `gpx`.
@@ -444,6 +476,7 @@ pub struct PlaybackRequest {
 
 /// What a playback is doing.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlaybackStatus {
     /// `sensors` or `gpx`.
     pub kind: String,
@@ -464,6 +497,7 @@ pub struct PlaybackStatus {
 
 /// The camera (`GET /v1/instances/{id}/camera`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CameraStatus {
     /// Frames received since boot.
     pub frames: u64,
@@ -477,6 +511,7 @@ pub struct CameraStatus {
 
 /// The microphone (`GET /v1/instances/{id}/microphone`, and what an injected file is).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MicrophoneStatus {
     /// Level of the latest block, dBFS.
     pub level_db: f32,
@@ -490,6 +525,7 @@ pub struct MicrophoneStatus {
 
 /// `POST /v1/admin/tenants`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
     /// A display name, 1 to 100 characters.
@@ -498,6 +534,7 @@ pub struct CreateTenant {
 
 /// A tenant.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TenantInfo {
     /// Opaque id.
     pub id: String,
@@ -511,6 +548,7 @@ pub struct TenantInfo {
 
 /// A new access key pair. The secret is shown this once; only an encrypted copy is kept.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewKey {
     /// The tenant it signs for.
     pub tenant_id: String,
@@ -522,6 +560,7 @@ pub struct NewKey {
 
 /// A tenant created with its first key.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedTenant {
     /// The tenant.
     pub tenant: TenantInfo,
@@ -531,6 +570,7 @@ pub struct CreatedTenant {
 
 /// An access key as listed (never with its secret).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyInfo {
     /// The key id.
     pub access_key: String,
@@ -542,6 +582,7 @@ pub struct KeyInfo {
 
 /// `PUT /v1/callback` body.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CallbackRequest {
     /// Where events are POSTed (`http://` or `https://`, at most 2048 characters).
@@ -554,6 +595,7 @@ pub struct CallbackRequest {
 
 /// A tenant's callback endpoint.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallbackView {
     /// Where events are POSTed.
     pub url: String,
@@ -566,6 +608,7 @@ pub struct CallbackView {
 
 /// One attempt at a delivery.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryAttemptView {
     /// Its number, from 1.
     pub attempt: u32,
@@ -585,6 +628,7 @@ pub struct DeliveryAttemptView {
 
 /// A delivery of an event to the callback URL.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryView {
     /// Opaque id (`dl-…`).
     pub id: String,
@@ -621,6 +665,7 @@ pub struct DeliveryView {
 
 /// A page of deliveries, newest first.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryList {
     /// The deliveries.
     pub deliveries: Vec<DeliveryView>,
@@ -632,9 +677,80 @@ pub struct DeliveryList {
 /// `POST /v1/instances` answer: the phones (booting) and the task creating them (a batch when
 /// more than one).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedInstances {
     /// The new phones, as they are now.
     pub instances: Vec<Instance>,
     /// The task to follow.
     pub task: crate::TaskView,
+}
+
+/// `GET /healthz`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Health {
+    /// Always `ok` when the server answers.
+    pub status: String,
+    /// The server's version.
+    pub version: String,
+}
+
+/// A page of tenants (`GET /v1/admin/tenants`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TenantList {
+    /// The tenants, oldest first.
+    pub tenants: Vec<TenantInfo>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A page of a tenant's keys (`GET /v1/admin/tenants/{tenant}/keys`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeyList {
+    /// The keys, oldest first, never with secrets.
+    pub keys: Vec<KeyInfo>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A page of the model catalogue (`GET /v1/catalogue/models`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModelList {
+    /// The models.
+    pub models: Vec<CatalogueModel>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A page of the country catalogue (`GET /v1/catalogue/countries`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CountryList {
+    /// The countries.
+    pub countries: Vec<CatalogueCountry>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/instances/{id}/sensors`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SensorList {
+    /// The latest reading of each sensor that has had one.
+    pub sensors: Vec<SensorStatus>,
+}
+
+/// `GET /v1/instances/{id}/playback`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PlaybackView {
+    /// The current or last playback; null when there was none.
+    pub playback: Option<PlaybackStatus>,
 }

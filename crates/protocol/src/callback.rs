@@ -24,6 +24,7 @@ pub const SIGNATURE_TOLERANCE_S: i64 = 300;
 
 /// What an event reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EventType {
     /// A task ended (`data.task` is the task).
     #[serde(rename = "task.ended")]
@@ -49,6 +50,7 @@ impl EventType {
 
 /// The JSON body of a callback.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     /// Unique and stable across redeliveries; ordered by creation.
     pub event_id: String,

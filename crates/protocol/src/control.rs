@@ -15,6 +15,7 @@ pub const MAX_CONTROL_MESSAGE_BYTES: usize = 64 * 1024;
 
 /// The kinds of upstream input, the unit a session is allowed (and later consented) by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum InputCategory {
     /// Touches.
@@ -57,6 +58,7 @@ impl InputCategory {
 
 /// What a touch pointer does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TouchAction {
     /// The pointer touches the screen.
@@ -71,6 +73,7 @@ pub enum TouchAction {
 
 /// Whether a key goes down, up, or both (a press).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum KeyAction {
     /// Key down.
@@ -83,6 +86,7 @@ pub enum KeyAction {
 
 /// One message from a viewer to a phone.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ControlMessage {
     /// A touch pointer event.
@@ -141,6 +145,7 @@ pub enum ControlMessage {
 
 /// The motion sensors a phone takes readings for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SensorKind {
     /// m/s², including gravity (Android `TYPE_ACCELEROMETER`, 1).
@@ -195,6 +200,7 @@ impl SensorKind {
 
 /// One sensor reading: x, y, z in the kind's unit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SensorReading {
     /// Which sensor.
@@ -208,6 +214,7 @@ pub struct SensorReading {
 
 /// A location fix.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LocationFix {
     /// Degrees, -90 to 90.

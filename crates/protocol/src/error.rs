@@ -186,6 +186,7 @@ impl std::error::Error for ApiError {}
 
 /// The JSON envelope of an error response.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// The error itself.
     pub error: ErrorDetail,
@@ -194,6 +195,7 @@ pub struct ErrorBody {
 /// The inside of [`ErrorBody`]; `code` is kept as a string so clients of an older version
 /// still read codes added later.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// The stable string code.
     pub code: String,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// The lifecycle state of a cloud phone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum InstanceStatus {
     /// Starting up; not yet usable.

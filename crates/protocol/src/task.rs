@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where a task is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
     /// Accepted and stored; waiting for its phone.
@@ -98,6 +99,7 @@ macro_rules! task_kinds {
         /// What a task does. Each kind has a stable numeric business code, the VMOS
         /// `taskBusinessType` where VMOS has one.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub enum TaskKind {
             $($(#[$doc])* #[serde(rename = $name)] $variant,)*
         }
@@ -168,6 +170,7 @@ impl TaskKind {
 
 /// Why a task failed.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskError {
     /// An error catalogue code (`docs/errors.md`).
     pub code: String,
@@ -177,6 +180,7 @@ pub struct TaskError {
 
 /// A task as the API shows it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskView {
     /// Opaque id (`tk-…`), ordered by creation.
     pub id: String,
@@ -222,6 +226,7 @@ pub struct TaskView {
 
 /// A page of tasks (`GET /v1/tasks`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskList {
     /// The tasks, newest first.
     pub tasks: Vec<TaskView>,
@@ -232,6 +237,7 @@ pub struct TaskList {
 
 /// `POST /v1/batch` body: one operation over many phones.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// The operation: `instance.restart`, `instance.reset`, `instance.start`, `instance.stop`,

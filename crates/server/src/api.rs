@@ -6,15 +6,19 @@ use std::time::Duration;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::get;
 use axum::{Extension, Json, Router, middleware};
-use cloudphone_protocol::api::{CallbackRequest, CreatedInstances};
+use cloudphone_protocol::api::{
+    CallbackRequest, CallbackView, CountryList, CreatedInstances, DeliveryList, DeliveryView, Health, Instance,
+    KeyList, ModelList, NewDevice, PlaybackView, SensorList, SessionGrant, TenantList,
+};
 use cloudphone_protocol::api::{
     CatalogueCountry, CatalogueModel, ChangeReport, ClipboardText, CreateInstances, CreateSession, InstanceList,
     LocaleRequest, PropertiesPatch, PropertiesView, SensorReadings, ShellRequest, ShellResult, SignallingAnswer,
     SignallingOffer, StartApp, WifiList,
 };
 use cloudphone_protocol::task::BatchRequest;
+use cloudphone_protocol::task::TaskList;
 use cloudphone_protocol::{ApiError, ErrorCode, TaskKind, TaskView};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -26,7 +30,11 @@ use crate::credentials::random_hex;
 use crate::error::{HttpError, HttpResult};
 use crate::services::Instances;
 use crate::tasks::MAX_WAIT;
-use crate::{AppState, metrics, web};
+use crate::{AppState, metrics, openapi, web};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
 
 /// Gives every request an `x-request-id` (kept if the client sent one), echoed in the response
 /// and in every log line of the request.
@@ -64,74 +72,79 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PhoneRef {
 
 /// All routes of the server.
 pub fn router(state: AppState) -> Router {
-    let signed = Router::new()
-        .route("/v1/instances", post(create_instances).get(list_instances))
-        .route("/v1/instances/{id}", get(get_instance).delete(delete_instance))
-        .route("/v1/instances/{id}/shell", post(shell))
-        .route("/v1/instances/{id}/screenshot", get(screenshot))
-        .route("/v1/instances/{id}/sessions", post(create_session))
-        .route("/v1/instances/{id}/properties", get(get_properties).patch(patch_properties))
-        .route("/v1/instances/{id}/wifi", put(put_wifi))
-        .route("/v1/instances/{id}/locale", put(put_locale))
-        .route("/v1/instances/{id}/shell/async", post(shell_async))
-        .route("/v1/instances/{id}/restart", post(|s, r, q, b| phone_task(s, r, q, b, TaskKind::Restart)))
-        .route("/v1/instances/{id}/stop", post(|s, r, q, b| phone_task(s, r, q, b, TaskKind::Stop)))
-        .route("/v1/instances/{id}/start", post(|s, r, q, b| phone_task(s, r, q, b, TaskKind::Start)))
-        .route("/v1/instances/{id}/reset", post(|s, r, q, b| phone_task(s, r, q, b, TaskKind::Reset)))
-        .route("/v1/instances/{id}/new-device", post(|s, r, q, b| phone_task(s, r, q, b, TaskKind::NewDevice)))
-        .route("/v1/batch", post(batch))
-        .route("/v1/tasks", get(list_tasks))
-        .route("/v1/tasks/{task}", get(get_task))
-        .route("/v1/tasks/{task}/cancel", post(cancel_task))
-        .route("/v1/callback", get(get_callback).put(put_callback).delete(delete_callback))
-        .route("/v1/callback/test", post(test_callback))
-        .route("/v1/callback/deliveries", get(list_deliveries))
-        .route("/v1/callback/deliveries/{delivery}", get(get_delivery))
-        .route("/v1/callback/deliveries/{delivery}/redeliver", post(redeliver))
-        .route("/v1/sessions/revoke", post(revoke_session))
-        .route("/v1/admin/tenants", get(list_tenants).post(create_tenant))
-        .route("/v1/admin/tenants/{tenant}/keys", get(list_keys).post(add_key))
-        .route("/v1/admin/keys/{key}/disable", post(disable_key))
-        .route("/v1/admin/keys/{key}/rotate", post(rotate_key))
-        .route("/v1/catalogue/models", get(catalogue_models))
-        .route("/v1/catalogue/countries", get(catalogue_countries))
-        .route("/v1/instances/{id}/apps", get(list_apps))
-        .route("/v1/instances/{id}/apps/{package}", delete(|s, r, q| app_task(s, r, q, TaskKind::AppUninstall)))
-        .route("/v1/instances/{id}/apps/{package}/start", post(start_app))
-        .route("/v1/instances/{id}/apps/{package}/stop", post(|s, r, q| app_task(s, r, q, TaskKind::AppStop)))
-        .route("/v1/instances/{id}/apps/{package}/restart", post(|s, r, q| app_task(s, r, q, TaskKind::AppRestart)))
-        .route("/v1/instances/{id}/apps/{package}/clear", post(|s, r, q| app_task(s, r, q, TaskKind::AppClear)))
-        .route("/v1/instances/{id}/files", get(list_files).delete(remove_file))
-        .route("/v1/instances/{id}/files/content", get(read_file))
-        .route("/v1/instances/{id}/location", get(get_location).put(put_location))
-        .route("/v1/instances/{id}/clipboard", get(get_clipboard).put(put_clipboard))
-        .route("/v1/instances/{id}/sensors", get(get_sensors).post(post_sensors))
-        .route("/v1/instances/{id}/playback", get(get_playback).delete(delete_playback))
-        .route("/v1/instances/{id}/camera", get(get_camera).delete(delete_camera))
-        .route("/v1/instances/{id}/microphone", get(get_microphone).delete(delete_microphone))
-        .route("/v1/instances/{id}/audio", get(get_audio))
+    let signed = OpenApiRouter::new()
+        .routes(routes!(create_instances, list_instances))
+        .routes(routes!(get_instance, delete_instance))
+        .routes(routes!(shell))
+        .routes(routes!(shell_async))
+        .routes(routes!(screenshot))
+        .routes(routes!(create_session))
+        .routes(routes!(get_properties, patch_properties))
+        .routes(routes!(put_wifi))
+        .routes(routes!(put_locale))
+        .routes(routes!(restart_instance))
+        .routes(routes!(stop_instance))
+        .routes(routes!(start_instance))
+        .routes(routes!(reset_instance))
+        .routes(routes!(new_device))
+        .routes(routes!(batch))
+        .routes(routes!(list_tasks))
+        .routes(routes!(get_task))
+        .routes(routes!(cancel_task))
+        .routes(routes!(get_callback, put_callback, delete_callback))
+        .routes(routes!(test_callback))
+        .routes(routes!(list_deliveries))
+        .routes(routes!(get_delivery))
+        .routes(routes!(redeliver))
+        .routes(routes!(revoke_session))
+        .routes(routes!(list_tenants, create_tenant))
+        .routes(routes!(list_keys, add_key))
+        .routes(routes!(disable_key))
+        .routes(routes!(rotate_key))
+        .routes(routes!(catalogue_models))
+        .routes(routes!(catalogue_countries))
+        .routes(routes!(list_apps))
+        .routes(routes!(uninstall_app))
+        .routes(routes!(start_app))
+        .routes(routes!(stop_app))
+        .routes(routes!(restart_app))
+        .routes(routes!(clear_app))
+        .routes(routes!(list_files, remove_file))
+        .routes(routes!(read_file))
+        .routes(routes!(get_location, put_location))
+        .routes(routes!(get_clipboard, put_clipboard))
+        .routes(routes!(get_sensors, post_sensors))
+        .routes(routes!(get_playback, delete_playback))
+        .routes(routes!(get_camera, delete_camera))
+        .routes(routes!(get_microphone, delete_microphone))
+        .routes(routes!(get_audio))
         .route_layer(middleware::from_fn_with_state(
             auth::AuthConfig { app: state.clone(), max_body: auth::MAX_BODY_BYTES },
             auth::authenticate,
         ));
     // Uploads take large bodies; everything else keeps the small limit.
-    let uploads = Router::new()
-        .route("/v1/instances/{id}/apps", post(install_app))
-        .route("/v1/instances/{id}/files", put(write_file))
-        .route("/v1/instances/{id}/playback", post(post_playback))
-        .route("/v1/instances/{id}/camera", put(put_camera))
-        .route("/v1/instances/{id}/microphone", put(put_microphone))
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(install_app))
+        .routes(routes!(write_file))
+        .routes(routes!(post_playback))
+        .routes(routes!(put_camera))
+        .routes(routes!(put_microphone))
         .route_layer(middleware::from_fn_with_state(
             auth::AuthConfig { app: state.clone(), max_body: auth::MAX_UPLOAD_BYTES },
             auth::authenticate,
         ));
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics::render))
-        .route("/v1/signalling/offer", post(signalling_offer))
-        .merge(web::routes())
+    let public = OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(signalling_offer));
+    let (api, mut document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(public)
         .merge(signed)
         .merge(uploads)
+        .split_for_parts();
+    utoipa::Modify::modify(&openapi::Conventions, &mut document);
+    Router::new()
+        .merge(SwaggerUi::new("/docs").url("/v1/openapi.json", document))
+        .route("/metrics", get(metrics::render))
+        .merge(web::routes())
+        .merge(api)
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
@@ -152,8 +165,9 @@ fn json_body<T: DeserializeOwned + Default>(body: &Bytes) -> HttpResult<T> {
     serde_json::from_slice(body).map_err(|e| ApiError::with_message(ErrorCode::InvalidBody, e.to_string()).into())
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+#[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, description = "The server answers", body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() })
 }
 
 async fn route_not_found() -> HttpError {
@@ -193,6 +207,7 @@ fn task_response(view: TaskView) -> Response {
     (status, Json(view)).into_response()
 }
 
+#[utoipa::path(post, path = "/v1/instances", tag = "instances", params(crate::openapi::WaitParam), request_body(content = CreateInstances, content_type = "application/json"), responses((status = 202, description = "The phones (booting) and the task creating them", body = CreatedInstances), (status = 200, description = "Created within `wait`", body = CreatedInstances)), security(("cp_signature" = [])))]
 async fn create_instances(
     State(app): State<AppState>,
     Extension(tenant): Extension<Tenant>,
@@ -212,6 +227,36 @@ async fn create_instances(
     Ok((status, Json(CreatedInstances { instances, task })).into_response())
 }
 
+/// Reboots a phone (pending `ro.*` changes take effect).
+#[utoipa::path(post, path = "/v1/instances/{id}/restart", tag = "lifecycle", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::WaitParam), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
+async fn restart_instance(s: State<AppState>, r: PhoneRef, q: RawQuery, b: Bytes) -> HttpResult<Response> {
+    phone_task(s, r, q, b, TaskKind::Restart).await
+}
+
+/// Shuts a phone down, keeping its state.
+#[utoipa::path(post, path = "/v1/instances/{id}/stop", tag = "lifecycle", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::WaitParam), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
+async fn stop_instance(s: State<AppState>, r: PhoneRef, q: RawQuery, b: Bytes) -> HttpResult<Response> {
+    phone_task(s, r, q, b, TaskKind::Stop).await
+}
+
+/// Boots a stopped phone.
+#[utoipa::path(post, path = "/v1/instances/{id}/start", tag = "lifecycle", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::WaitParam), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
+async fn start_instance(s: State<AppState>, r: PhoneRef, q: RawQuery, b: Bytes) -> HttpResult<Response> {
+    phone_task(s, r, q, b, TaskKind::Start).await
+}
+
+/// Factory reset: notes, settings, `persist.*`, SSAIDs wiped, a new `android_id`; identity kept.
+#[utoipa::path(post, path = "/v1/instances/{id}/reset", tag = "lifecycle", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::WaitParam), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
+async fn reset_instance(s: State<AppState>, r: PhoneRef, q: RawQuery, b: Bytes) -> HttpResult<Response> {
+    phone_task(s, r, q, b, TaskKind::Reset).await
+}
+
+/// "One-key new device": a fresh identity (random model, same country by default).
+#[utoipa::path(post, path = "/v1/instances/{id}/new-device", tag = "lifecycle", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::WaitParam), request_body(content = NewDevice, content_type = "application/json"), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
+async fn new_device(s: State<AppState>, r: PhoneRef, q: RawQuery, b: Bytes) -> HttpResult<Response> {
+    phone_task(s, r, q, b, TaskKind::NewDevice).await
+}
+
 /// Starts a task on one phone: a lifecycle operation, with its JSON body as parameters.
 async fn phone_task(
     State(app): State<AppState>,
@@ -226,6 +271,30 @@ async fn phone_task(
     Ok(task_response(app.tasks.accepted(&task, wait).await?))
 }
 
+/// Uninstalls an app: APK, data, icon and SSAID go.
+#[utoipa::path(delete, path = "/v1/instances/{id}/apps/{package}", tag = "apps", params(("id" = String, Path, description = "Instance id (`cp-…`)"), ("package" = String, Path, description = "Package name"), crate::openapi::WaitParam), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
+async fn uninstall_app(s: State<AppState>, r: PhoneRef, q: RawQuery) -> HttpResult<Response> {
+    app_task(s, r, q, TaskKind::AppUninstall).await
+}
+
+/// Force-stops an app.
+#[utoipa::path(post, path = "/v1/instances/{id}/apps/{package}/stop", tag = "apps", params(("id" = String, Path, description = "Instance id (`cp-…`)"), ("package" = String, Path, description = "Package name"), crate::openapi::WaitParam), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
+async fn stop_app(s: State<AppState>, r: PhoneRef, q: RawQuery) -> HttpResult<Response> {
+    app_task(s, r, q, TaskKind::AppStop).await
+}
+
+/// Stops an app, then starts it.
+#[utoipa::path(post, path = "/v1/instances/{id}/apps/{package}/restart", tag = "apps", params(("id" = String, Path, description = "Instance id (`cp-…`)"), ("package" = String, Path, description = "Package name"), crate::openapi::WaitParam), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
+async fn restart_app(s: State<AppState>, r: PhoneRef, q: RawQuery) -> HttpResult<Response> {
+    app_task(s, r, q, TaskKind::AppRestart).await
+}
+
+/// Deletes an app's data.
+#[utoipa::path(post, path = "/v1/instances/{id}/apps/{package}/clear", tag = "apps", params(("id" = String, Path, description = "Instance id (`cp-…`)"), ("package" = String, Path, description = "Package name"), crate::openapi::WaitParam), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
+async fn clear_app(s: State<AppState>, r: PhoneRef, q: RawQuery) -> HttpResult<Response> {
+    app_task(s, r, q, TaskKind::AppClear).await
+}
+
 async fn app_task(
     State(app): State<AppState>,
     PhoneRef { tenant, id, package }: PhoneRef,
@@ -237,6 +306,7 @@ async fn app_task(
     Ok(task_response(app.tasks.accepted(&task, wait).await?))
 }
 
+#[utoipa::path(post, path = "/v1/instances/{id}/apps/{package}/start", tag = "apps", params(("id" = String, Path, description = "Instance id (`cp-…`)"), ("package" = String, Path, description = "Package name"), crate::openapi::WaitParam), request_body(content = StartApp, content_type = "application/json"), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
 async fn start_app(
     State(app): State<AppState>,
     PhoneRef { tenant, id, package }: PhoneRef,
@@ -251,6 +321,7 @@ async fn start_app(
     Ok(task_response(app.tasks.accepted(&task, wait).await?))
 }
 
+#[utoipa::path(post, path = "/v1/instances/{id}/shell/async", tag = "shell", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::WaitParam), request_body(content = ShellRequest, content_type = "application/json"), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
 async fn shell_async(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -263,6 +334,7 @@ async fn shell_async(
     Ok(task_response(app.tasks.accepted(&task, wait).await?))
 }
 
+#[utoipa::path(post, path = "/v1/batch", tag = "tasks", params(crate::openapi::WaitParam), request_body(content = BatchRequest, content_type = "application/json"), responses((status = 202, description = "The batch", body = TaskView), (status = 200, description = "Ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
 async fn batch(
     State(app): State<AppState>,
     Extension(tenant): Extension<Tenant>,
@@ -276,7 +348,8 @@ async fn batch(
 }
 
 /// `GET /v1/tasks` filters and page.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct TaskQuery {
     limit: Option<u32>,
@@ -287,6 +360,7 @@ struct TaskQuery {
     parent_id: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/tasks", tag = "tasks", params(TaskQuery), responses((status = 200, description = "A page of tasks, newest first", body = TaskList)), security(("cp_signature" = [])))]
 async fn list_tasks(
     State(app): State<AppState>,
     Extension(tenant): Extension<Tenant>,
@@ -302,6 +376,7 @@ async fn list_tasks(
     Ok(Json(app.tasks.list(&tenant.id, filter, q.cursor.as_deref(), q.limit.unwrap_or(100)).await?).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/tasks/{task}", tag = "tasks", params(("task" = String, Path, description = "Task id (`tk-…`)"), crate::openapi::WaitParam), responses((status = 200, description = "The task", body = TaskView)), security(("cp_signature" = [])))]
 async fn get_task(
     State(app): State<AppState>,
     Extension(tenant): Extension<Tenant>,
@@ -312,6 +387,7 @@ async fn get_task(
     Ok(Json(app.tasks.get(&tenant.id, &task, wait).await?).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/tasks/{task}/cancel", tag = "tasks", params(("task" = String, Path, description = "Task id")), responses((status = 200, description = "The cancelled task", body = TaskView)), security(("cp_signature" = [])))]
 async fn cancel_task(
     State(app): State<AppState>,
     Extension(tenant): Extension<Tenant>,
@@ -320,10 +396,12 @@ async fn cancel_task(
     Ok(Json(app.tasks.cancel(&tenant.id, &task).await?).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/callback", tag = "callbacks", responses((status = 200, description = "The callback URL", body = CallbackView)), security(("cp_signature" = [])))]
 async fn get_callback(State(app): State<AppState>, Extension(tenant): Extension<Tenant>) -> HttpResult<Response> {
     Ok(Json(app.callbacks.get(&tenant.id).await?).into_response())
 }
 
+#[utoipa::path(put, path = "/v1/callback", tag = "callbacks", request_body(content = CallbackRequest, content_type = "application/json"), responses((status = 200, description = "Set; the secret is shown only now", body = CallbackView)), security(("cp_signature" = [])))]
 async fn put_callback(
     State(app): State<AppState>,
     Extension(tenant): Extension<Tenant>,
@@ -333,17 +411,20 @@ async fn put_callback(
     Ok(Json(app.callbacks.set(&tenant.id, request).await?).into_response())
 }
 
+#[utoipa::path(delete, path = "/v1/callback", tag = "callbacks", responses((status = 204, description = "Removed")), security(("cp_signature" = [])))]
 async fn delete_callback(State(app): State<AppState>, Extension(tenant): Extension<Tenant>) -> HttpResult<StatusCode> {
     app.callbacks.delete(&tenant.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/v1/callback/test", tag = "callbacks", responses((status = 202, description = "A ping event queued", body = DeliveryView)), security(("cp_signature" = [])))]
 async fn test_callback(State(app): State<AppState>, Extension(tenant): Extension<Tenant>) -> HttpResult<Response> {
     Ok((StatusCode::ACCEPTED, Json(app.callbacks.ping(&tenant.id).await?)).into_response())
 }
 
 /// `GET /v1/callback/deliveries` filter and page.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct DeliveryQuery {
     limit: Option<u32>,
@@ -351,6 +432,7 @@ struct DeliveryQuery {
     status: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/callback/deliveries", tag = "callbacks", params(DeliveryQuery), responses((status = 200, description = "A page of deliveries, newest first", body = DeliveryList)), security(("cp_signature" = [])))]
 async fn list_deliveries(
     State(app): State<AppState>,
     Extension(tenant): Extension<Tenant>,
@@ -362,6 +444,7 @@ async fn list_deliveries(
     Ok(Json(page).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/callback/deliveries/{delivery}", tag = "callbacks", params(("delivery" = String, Path, description = "Delivery id (`dl-…`)")), responses((status = 200, description = "The delivery with its attempts", body = DeliveryView)), security(("cp_signature" = [])))]
 async fn get_delivery(
     State(app): State<AppState>,
     Extension(tenant): Extension<Tenant>,
@@ -370,6 +453,7 @@ async fn get_delivery(
     Ok(Json(app.callbacks.delivery(&tenant.id, &delivery).await?).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/callback/deliveries/{delivery}/redeliver", tag = "callbacks", params(("delivery" = String, Path, description = "Delivery id")), responses((status = 202, description = "The new delivery", body = DeliveryView)), security(("cp_signature" = [])))]
 async fn redeliver(
     State(app): State<AppState>,
     Extension(tenant): Extension<Tenant>,
@@ -378,6 +462,7 @@ async fn redeliver(
     Ok((StatusCode::ACCEPTED, Json(app.callbacks.redeliver(&tenant.id, &delivery).await?)).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/instances", tag = "instances", params(crate::paging::PageQuery), responses((status = 200, description = "A page of phones, oldest first", body = InstanceList)), security(("cp_signature" = [])))]
 async fn list_instances(
     State(app): State<AppState>,
     Extension(tenant): Extension<Tenant>,
@@ -388,15 +473,18 @@ async fn list_instances(
     Ok(Json(InstanceList { instances, next_cursor }).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/instances/{id}", tag = "instances", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 200, description = "The phone", body = Instance)), security(("cp_signature" = [])))]
 async fn get_instance(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
     Ok(Json(app.instances.get(&tenant, &id).await?).into_response())
 }
 
+#[utoipa::path(delete, path = "/v1/instances/{id}", tag = "instances", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 204, description = "Deleted with everything it stored")), security(("cp_signature" = [])))]
 async fn delete_instance(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<StatusCode> {
     app.instances.delete(&tenant, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/v1/instances/{id}/shell", tag = "shell", params(("id" = String, Path, description = "Instance id (`cp-…`)")), request_body(content = ShellRequest, content_type = "application/json"), responses((status = 200, description = "What the command printed", body = ShellResult)), security(("cp_signature" = [])))]
 async fn shell(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -407,11 +495,13 @@ async fn shell(
     Ok(Json(ShellResult { exit_code: out.exit_code, stdout: out.stdout, stderr: out.stderr }))
 }
 
+#[utoipa::path(get, path = "/v1/instances/{id}/screenshot", tag = "instances", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 200, description = "The screen", content_type = "image/png", body = crate::openapi::Binary)), security(("cp_signature" = [])))]
 async fn screenshot(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
     let png = app.instances.screenshot(&tenant, &id).await?;
     Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "no-store")], png).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/instances/{id}/sessions", tag = "sessions", params(("id" = String, Path, description = "Instance id (`cp-…`)")), request_body(content = CreateSession, content_type = "application/json"), responses((status = 201, description = "An SDK token for one phone and end user", body = SessionGrant)), security(("cp_signature" = [])))]
 async fn create_session(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -424,6 +514,7 @@ async fn create_session(
 
 /// The viewer's signalling request: `Authorization: Bearer <session token>`, body
 /// `{"type": "offer", "sdp": "..."}`; answers `{"type": "answer", "sdp": "...", "instance_id"}`.
+#[utoipa::path(post, path = "/v1/signalling/offer", tag = "sessions", request_body(content = SignallingOffer, content_type = "application/json"), responses((status = 200, description = "The SDP answer", body = SignallingAnswer)), security(("session_token" = [])))]
 async fn signalling_offer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> HttpResult<Response> {
     let token = headers
         .get(header::AUTHORIZATION)
@@ -440,6 +531,7 @@ async fn signalling_offer(State(app): State<AppState>, headers: HeaderMap, body:
     Ok(Json(SignallingAnswer { kind: "answer".into(), sdp, instance_id }).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/instances/{id}/properties", tag = "identity", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 200, description = "Identity and properties", body = PropertiesView)), security(("cp_signature" = [])))]
 async fn get_properties(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -447,6 +539,7 @@ async fn get_properties(
     Ok(Json(app.instances.properties(&tenant, &id).await?))
 }
 
+#[utoipa::path(patch, path = "/v1/instances/{id}/properties", tag = "identity", params(("id" = String, Path, description = "Instance id (`cp-…`)")), request_body(content = PropertiesPatch, content_type = "application/json"), responses((status = 200, description = "What was applied and what waits for a restart", body = ChangeReport)), security(("cp_signature" = [])))]
 async fn patch_properties(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -457,6 +550,7 @@ async fn patch_properties(
     Ok(Json(app.instances.change(&tenant, &id, changes).await?))
 }
 
+#[utoipa::path(put, path = "/v1/instances/{id}/wifi", tag = "identity", params(("id" = String, Path, description = "Instance id (`cp-…`)")), request_body(content = WifiList, content_type = "application/json"), responses((status = 200, description = "Applied", body = ChangeReport)), security(("cp_signature" = [])))]
 async fn put_wifi(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -466,6 +560,7 @@ async fn put_wifi(
     Ok(Json(app.instances.set_wifi(&tenant, &id, list.networks).await?))
 }
 
+#[utoipa::path(put, path = "/v1/instances/{id}/locale", tag = "identity", params(("id" = String, Path, description = "Instance id (`cp-…`)")), request_body(content = LocaleRequest, content_type = "application/json"), responses((status = 200, description = "Applied", body = ChangeReport)), security(("cp_signature" = [])))]
 async fn put_locale(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -475,9 +570,10 @@ async fn put_locale(
     Ok(Json(app.instances.set_locale(&tenant, &id, request).await?))
 }
 
+#[utoipa::path(get, path = "/v1/catalogue/models", tag = "catalogue", params(crate::paging::PageQuery), responses((status = 200, description = "A page of device models", body = ModelList)), security(("cp_signature" = [])))]
 async fn catalogue_models(
     query: Result<axum::extract::Query<crate::paging::PageQuery>, axum::extract::rejection::QueryRejection>,
-) -> HttpResult<Json<serde_json::Value>> {
+) -> HttpResult<Json<ModelList>> {
     let query = crate::paging::query(query)?;
     let models: Vec<CatalogueModel> = cloudphone_device::identity::catalogue::models()
         .iter()
@@ -493,12 +589,13 @@ async fn catalogue_models(
         })
         .collect();
     let (models, next_cursor) = crate::paging::page_by_index("models", models, &query)?;
-    Ok(Json(json!({ "models": models, "next_cursor": next_cursor })))
+    Ok(Json(ModelList { models, next_cursor }))
 }
 
+#[utoipa::path(get, path = "/v1/catalogue/countries", tag = "catalogue", params(crate::paging::PageQuery), responses((status = 200, description = "A page of countries", body = CountryList)), security(("cp_signature" = [])))]
 async fn catalogue_countries(
     query: Result<axum::extract::Query<crate::paging::PageQuery>, axum::extract::rejection::QueryRejection>,
-) -> HttpResult<Json<serde_json::Value>> {
+) -> HttpResult<Json<CountryList>> {
     let query = crate::paging::query(query)?;
     let countries: Vec<CatalogueCountry> = cloudphone_device::identity::country::COUNTRIES
         .iter()
@@ -511,9 +608,10 @@ async fn catalogue_countries(
         })
         .collect();
     let (countries, next_cursor) = crate::paging::page_by_index("countries", countries, &query)?;
-    Ok(Json(json!({ "countries": countries, "next_cursor": next_cursor })))
+    Ok(Json(CountryList { countries, next_cursor }))
 }
 
+#[utoipa::path(post, path = "/v1/instances/{id}/apps", tag = "apps", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::WaitParam), request_body(content = crate::openapi::Binary, content_type = "application/octet-stream"), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
 async fn install_app(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -525,6 +623,7 @@ async fn install_app(
     Ok(task_response(app.tasks.accepted(&task, wait).await?))
 }
 
+#[utoipa::path(get, path = "/v1/instances/{id}/apps", tag = "apps", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::paging::PageQuery), responses((status = 200, description = "A page of installed apps", body = cloudphone_protocol::api::AppList)), security(("cp_signature" = [])))]
 async fn list_apps(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -556,6 +655,7 @@ fn file_query(
     })
 }
 
+#[utoipa::path(get, path = "/v1/instances/{id}/files", tag = "files", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::FileListParams), responses((status = 200, description = "The path and a page of a folder's entries", body = cloudphone_protocol::api::FileListing)), security(("cp_signature" = [])))]
 async fn list_files(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -572,6 +672,7 @@ async fn list_files(
     Ok(Json(listing).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/instances/{id}/files/content", tag = "files", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::FilePathParam), responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream", body = crate::openapi::Binary)), security(("cp_signature" = [])))]
 async fn read_file(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -582,6 +683,7 @@ async fn read_file(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
+#[utoipa::path(put, path = "/v1/instances/{id}/files", tag = "files", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::FileWriteParams), request_body(content = crate::openapi::Binary, content_type = "application/octet-stream"), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
 async fn write_file(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -595,6 +697,7 @@ async fn write_file(
     Ok(task_response(app.tasks.accepted(&task, wait).await?))
 }
 
+#[utoipa::path(delete, path = "/v1/instances/{id}/files", tag = "files", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::FileRemoveParams), responses((status = 204, description = "Removed")), security(("cp_signature" = [])))]
 async fn remove_file(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -605,6 +708,7 @@ async fn remove_file(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(put, path = "/v1/instances/{id}/location", tag = "sensors", params(("id" = String, Path, description = "Instance id (`cp-…`)")), request_body(content = cloudphone_protocol::control::LocationFix, content_type = "application/json"), responses((status = 204, description = "Set")), security(("cp_signature" = [])))]
 async fn put_location(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -616,10 +720,12 @@ async fn put_location(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/v1/instances/{id}/location", tag = "sensors", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 200, description = "The location", body = cloudphone_protocol::api::LocationStatus)), security(("cp_signature" = [])))]
 async fn get_location(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
     Ok(Json(app.instances.location(&tenant, &id).await?).into_response())
 }
 
+#[utoipa::path(put, path = "/v1/instances/{id}/clipboard", tag = "sensors", params(("id" = String, Path, description = "Instance id (`cp-…`)")), request_body(content = ClipboardText, content_type = "application/json"), responses((status = 204, description = "Set")), security(("cp_signature" = [])))]
 async fn put_clipboard(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -630,10 +736,12 @@ async fn put_clipboard(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/v1/instances/{id}/clipboard", tag = "sensors", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 200, description = "The clipboard", body = ClipboardText)), security(("cp_signature" = [])))]
 async fn get_clipboard(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
     Ok(Json(app.instances.clipboard(&tenant, &id).await?).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/instances/{id}/sensors", tag = "sensors", params(("id" = String, Path, description = "Instance id (`cp-…`)")), request_body(content = SensorReadings, content_type = "application/json"), responses((status = 204, description = "Fed")), security(("cp_signature" = [])))]
 async fn post_sensors(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -644,10 +752,12 @@ async fn post_sensors(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/v1/instances/{id}/sensors", tag = "sensors", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 200, description = "The latest readings", body = SensorList)), security(("cp_signature" = [])))]
 async fn get_sensors(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
-    Ok(Json(json!({ "sensors": app.instances.sensor_status(&tenant, &id).await? })).into_response())
+    Ok(Json(SensorList { sensors: app.instances.sensor_status(&tenant, &id).await? }).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/instances/{id}/playback", tag = "sensors", params(("id" = String, Path, description = "Instance id (`cp-…`)")), request_body(content = cloudphone_protocol::api::PlaybackRequest, content_type = "application/json"), responses((status = 202, description = "Playing", body = cloudphone_protocol::api::PlaybackStatus)), security(("cp_signature" = [])))]
 async fn post_playback(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -658,10 +768,12 @@ async fn post_playback(
     Ok((StatusCode::ACCEPTED, Json(app.instances.play(&tenant, &id, request).await?)).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/instances/{id}/playback", tag = "sensors", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 200, description = "The current or last playback", body = PlaybackView)), security(("cp_signature" = [])))]
 async fn get_playback(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
-    Ok(Json(json!({ "playback": app.instances.playback(&tenant, &id).await? })).into_response())
+    Ok(Json(PlaybackView { playback: app.instances.playback(&tenant, &id).await? }).into_response())
 }
 
+#[utoipa::path(delete, path = "/v1/instances/{id}/playback", tag = "sensors", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 204, description = "Stopped")), security(("cp_signature" = [])))]
 async fn delete_playback(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<StatusCode> {
     app.instances.stop_playback(&tenant, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -674,6 +786,7 @@ struct FpsQuery {
     fps: Option<f64>,
 }
 
+#[utoipa::path(put, path = "/v1/instances/{id}/camera", tag = "media", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::FpsParam), request_body(content = crate::openapi::Binary, content_type = "application/octet-stream"), responses((status = 200, description = "What the camera shows", body = cloudphone_protocol::api::CameraStatus)), security(("cp_signature" = [])))]
 async fn put_camera(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -686,10 +799,12 @@ async fn put_camera(
     Ok(Json(app.instances.inject_camera(&tenant, &id, body.to_vec(), fps).await?).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/instances/{id}/camera", tag = "media", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 200, description = "The camera", body = cloudphone_protocol::api::CameraStatus)), security(("cp_signature" = [])))]
 async fn get_camera(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
     Ok(Json(app.instances.camera(&tenant, &id).await?).into_response())
 }
 
+#[utoipa::path(delete, path = "/v1/instances/{id}/camera", tag = "media", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 204, description = "Turned off")), security(("cp_signature" = [])))]
 async fn delete_camera(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<StatusCode> {
     app.instances.clear_camera(&tenant, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -702,6 +817,7 @@ struct LoopQuery {
     looped: bool,
 }
 
+#[utoipa::path(put, path = "/v1/instances/{id}/microphone", tag = "media", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::LoopParam), request_body(content = crate::openapi::Binary, content_type = "application/octet-stream"), responses((status = 202, description = "Feeding", body = cloudphone_protocol::api::MicrophoneStatus)), security(("cp_signature" = [])))]
 async fn put_microphone(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -714,10 +830,12 @@ async fn put_microphone(
     Ok((StatusCode::ACCEPTED, Json(status)).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/instances/{id}/microphone", tag = "media", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 200, description = "What the microphone hears", body = cloudphone_protocol::api::MicrophoneStatus)), security(("cp_signature" = [])))]
 async fn get_microphone(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
     Ok(Json(app.instances.microphone(&tenant, &id).await?).into_response())
 }
 
+#[utoipa::path(delete, path = "/v1/instances/{id}/microphone", tag = "media", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 204, description = "Stopped")), security(("cp_signature" = [])))]
 async fn delete_microphone(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -732,6 +850,7 @@ struct AudioQuery {
     ms: u32,
 }
 
+#[utoipa::path(get, path = "/v1/instances/{id}/audio", tag = "media", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::AudioParam), responses((status = 200, description = "The last `ms` the phone played", content_type = "audio/wav", body = crate::openapi::Binary)), security(("cp_signature" = [])))]
 async fn get_audio(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
@@ -744,6 +863,7 @@ async fn get_audio(
     Ok(([(header::CONTENT_TYPE, "audio/wav")], wav).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/admin/tenants", tag = "admin", request_body(content = cloudphone_protocol::api::CreateTenant, content_type = "application/json"), responses((status = 201, description = "The tenant and its first key (the secret is shown only now)", body = cloudphone_protocol::api::CreatedTenant)), security(("cp_signature" = [])))]
 async fn create_tenant(
     State(app): State<AppState>,
     Extension(caller): Extension<Tenant>,
@@ -753,6 +873,7 @@ async fn create_tenant(
     Ok((StatusCode::CREATED, Json(app.tenants.create(&caller, &request.name).await?)).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/admin/tenants", tag = "admin", params(crate::paging::PageQuery), responses((status = 200, description = "A page of tenants", body = TenantList)), security(("cp_signature" = [])))]
 async fn list_tenants(
     State(app): State<AppState>,
     Extension(caller): Extension<Tenant>,
@@ -760,9 +881,10 @@ async fn list_tenants(
 ) -> HttpResult<Response> {
     let query = crate::paging::query(query)?;
     let (tenants, next_cursor) = crate::paging::page_by_index("tenants", app.tenants.list(&caller).await?, &query)?;
-    Ok(Json(json!({ "tenants": tenants, "next_cursor": next_cursor })).into_response())
+    Ok(Json(TenantList { tenants, next_cursor }).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/admin/tenants/{tenant}/keys", tag = "admin", params(("tenant" = String, Path, description = "Tenant id")), responses((status = 201, description = "The new key (the secret is shown only now)", body = cloudphone_protocol::api::NewKey)), security(("cp_signature" = [])))]
 async fn add_key(
     State(app): State<AppState>,
     Extension(caller): Extension<Tenant>,
@@ -771,6 +893,7 @@ async fn add_key(
     Ok((StatusCode::CREATED, Json(app.tenants.add_key(&caller, &tenant).await?)).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/admin/tenants/{tenant}/keys", tag = "admin", params(("tenant" = String, Path, description = "Tenant id"), crate::paging::PageQuery), responses((status = 200, description = "A page of keys, without secrets", body = KeyList)), security(("cp_signature" = [])))]
 async fn list_keys(
     State(app): State<AppState>,
     Extension(caller): Extension<Tenant>,
@@ -780,9 +903,10 @@ async fn list_keys(
     let query = crate::paging::query(query)?;
     let list = format!("keys:{tenant}");
     let (keys, next_cursor) = crate::paging::page_by_index(&list, app.tenants.keys(&caller, &tenant).await?, &query)?;
-    Ok(Json(json!({ "keys": keys, "next_cursor": next_cursor })).into_response())
+    Ok(Json(KeyList { keys, next_cursor }).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/admin/keys/{key}/disable", tag = "admin", params(("key" = String, Path, description = "Access key id")), responses((status = 204, description = "Disabled")), security(("cp_signature" = [])))]
 async fn disable_key(
     State(app): State<AppState>,
     Extension(caller): Extension<Tenant>,
@@ -792,6 +916,7 @@ async fn disable_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/v1/admin/keys/{key}/rotate", tag = "admin", params(("key" = String, Path, description = "Access key id")), responses((status = 201, description = "The new key; the old one is disabled", body = cloudphone_protocol::api::NewKey)), security(("cp_signature" = [])))]
 async fn rotate_key(
     State(app): State<AppState>,
     Extension(caller): Extension<Tenant>,
@@ -800,6 +925,7 @@ async fn rotate_key(
     Ok((StatusCode::CREATED, Json(app.tenants.rotate_key(&caller, &key).await?)).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/sessions/revoke", tag = "sessions", request_body(content = cloudphone_protocol::api::RevokeSession, content_type = "application/json"), responses((status = 204, description = "Revoked")), security(("cp_signature" = [])))]
 async fn revoke_session(
     State(app): State<AppState>,
     Extension(caller): Extension<Tenant>,

@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod error;
 pub mod gate;
 pub mod metrics;
+pub mod openapi;
 pub mod paging;
 pub mod ratelimit;
 pub mod services;

@@ -12,11 +12,13 @@ pub const MAX_PAGE: u32 = 500;
 pub const DEFAULT_PAGE: u32 = 100;
 
 /// `?limit=…&cursor=…`.
-#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// Page size.
+    /// Page size (1 to 500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
-    /// Where the previous page ended.
+    /// Where the previous page ended (its `next_cursor`).
     pub cursor: Option<String>,
 }
 

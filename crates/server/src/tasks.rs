@@ -200,13 +200,14 @@ impl Tasks {
             serde_json::to_value(CreateParams { model: model.model.clone(), country: country.code.to_owned() })
                 .expect("serialises");
         let now = now_millis();
-        let rows: Vec<InstanceRow> = (0..count)
-            .map(|_| InstanceRow {
+        // A millisecond apart, so that lists (by creation time) show them in the order made.
+        let rows: Vec<InstanceRow> = (0..count as i64)
+            .map(|i| InstanceRow {
                 id: format!("cp-{}", random_hex(8)),
                 tenant_id: tenant.to_owned(),
                 status: InstanceStatus::Booting.as_str().to_owned(),
-                created_at: now,
-                updated_at: now,
+                created_at: now + i,
+                updated_at: now + i,
             })
             .collect();
         let mut tasks: Vec<TaskRow> =
