@@ -99,7 +99,6 @@ macro_rules! task_kinds {
         /// What a task does. Each kind has a stable numeric business code, the VMOS
         /// `taskBusinessType` where VMOS has one.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub enum TaskKind {
             $($(#[$doc])* #[serde(rename = $name)] $variant,)*
         }
@@ -160,6 +159,21 @@ task_kinds! {
     /// A batch: one child task per phone.
     Batch = ("batch", 2005, true),
 }
+
+// By hand: the derive does not see the names the macro gives to serde.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for TaskKind {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("What a task does (docs/tasks.md lists each with its business code)."))
+            .enum_values(Some(TaskKind::ALL.iter().map(|k| k.as_str())))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for TaskKind {}
 
 impl TaskKind {
     /// Parses the dotted name.

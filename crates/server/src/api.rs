@@ -165,6 +165,7 @@ fn json_body<T: DeserializeOwned + Default>(body: &Bytes) -> HttpResult<T> {
     serde_json::from_slice(body).map_err(|e| ApiError::with_message(ErrorCode::InvalidBody, e.to_string()).into())
 }
 
+/// Says the server is up, and its version.
 #[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, description = "The server answers", body = Health)))]
 async fn healthz() -> Json<Health> {
     Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() })
@@ -207,6 +208,7 @@ fn task_response(view: TaskView) -> Response {
     (status, Json(view)).into_response()
 }
 
+/// Creates phones, each with a fresh identity of the chosen model and country.
 #[utoipa::path(post, path = "/v1/instances", tag = "instances", params(crate::openapi::WaitParam), request_body(content = CreateInstances, content_type = "application/json"), responses((status = 202, description = "The phones (booting) and the task creating them", body = CreatedInstances), (status = 200, description = "Created within `wait`", body = CreatedInstances)), security(("cp_signature" = [])))]
 async fn create_instances(
     State(app): State<AppState>,
@@ -306,6 +308,7 @@ async fn app_task(
     Ok(task_response(app.tasks.accepted(&task, wait).await?))
 }
 
+/// Brings an app's activity to the front.
 #[utoipa::path(post, path = "/v1/instances/{id}/apps/{package}/start", tag = "apps", params(("id" = String, Path, description = "Instance id (`cp-…`)"), ("package" = String, Path, description = "Package name"), crate::openapi::WaitParam), request_body(content = StartApp, content_type = "application/json"), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
 async fn start_app(
     State(app): State<AppState>,
@@ -321,6 +324,7 @@ async fn start_app(
     Ok(task_response(app.tasks.accepted(&task, wait).await?))
 }
 
+/// Runs a shell command line as a task (VMOS `asyncCmd`).
 #[utoipa::path(post, path = "/v1/instances/{id}/shell/async", tag = "shell", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::WaitParam), request_body(content = ShellRequest, content_type = "application/json"), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
 async fn shell_async(
     State(app): State<AppState>,
@@ -334,6 +338,7 @@ async fn shell_async(
     Ok(task_response(app.tasks.accepted(&task, wait).await?))
 }
 
+/// Runs one operation over many phones, as a batch task.
 #[utoipa::path(post, path = "/v1/batch", tag = "tasks", params(crate::openapi::WaitParam), request_body(content = BatchRequest, content_type = "application/json"), responses((status = 202, description = "The batch", body = TaskView), (status = 200, description = "Ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
 async fn batch(
     State(app): State<AppState>,
@@ -360,6 +365,7 @@ struct TaskQuery {
     parent_id: Option<String>,
 }
 
+/// A page of tasks, newest first, filtered.
 #[utoipa::path(get, path = "/v1/tasks", tag = "tasks", params(TaskQuery), responses((status = 200, description = "A page of tasks, newest first", body = TaskList)), security(("cp_signature" = [])))]
 async fn list_tasks(
     State(app): State<AppState>,
@@ -376,6 +382,7 @@ async fn list_tasks(
     Ok(Json(app.tasks.list(&tenant.id, filter, q.cursor.as_deref(), q.limit.unwrap_or(100)).await?).into_response())
 }
 
+/// One task; `wait` long-polls until it ends.
 #[utoipa::path(get, path = "/v1/tasks/{task}", tag = "tasks", params(("task" = String, Path, description = "Task id (`tk-…`)"), crate::openapi::WaitParam), responses((status = 200, description = "The task", body = TaskView)), security(("cp_signature" = [])))]
 async fn get_task(
     State(app): State<AppState>,
@@ -387,6 +394,7 @@ async fn get_task(
     Ok(Json(app.tasks.get(&tenant.id, &task, wait).await?).into_response())
 }
 
+/// Cancels a pending task, or a batch's pending children.
 #[utoipa::path(post, path = "/v1/tasks/{task}/cancel", tag = "tasks", params(("task" = String, Path, description = "Task id")), responses((status = 200, description = "The cancelled task", body = TaskView)), security(("cp_signature" = [])))]
 async fn cancel_task(
     State(app): State<AppState>,
@@ -396,11 +404,13 @@ async fn cancel_task(
     Ok(Json(app.tasks.cancel(&tenant.id, &task).await?).into_response())
 }
 
+/// The callback URL.
 #[utoipa::path(get, path = "/v1/callback", tag = "callbacks", responses((status = 200, description = "The callback URL", body = CallbackView)), security(("cp_signature" = [])))]
 async fn get_callback(State(app): State<AppState>, Extension(tenant): Extension<Tenant>) -> HttpResult<Response> {
     Ok(Json(app.callbacks.get(&tenant.id).await?).into_response())
 }
 
+/// Sets the callback URL and its signing secret.
 #[utoipa::path(put, path = "/v1/callback", tag = "callbacks", request_body(content = CallbackRequest, content_type = "application/json"), responses((status = 200, description = "Set; the secret is shown only now", body = CallbackView)), security(("cp_signature" = [])))]
 async fn put_callback(
     State(app): State<AppState>,
@@ -411,12 +421,14 @@ async fn put_callback(
     Ok(Json(app.callbacks.set(&tenant.id, request).await?).into_response())
 }
 
+/// Removes the callback URL.
 #[utoipa::path(delete, path = "/v1/callback", tag = "callbacks", responses((status = 204, description = "Removed")), security(("cp_signature" = [])))]
 async fn delete_callback(State(app): State<AppState>, Extension(tenant): Extension<Tenant>) -> HttpResult<StatusCode> {
     app.callbacks.delete(&tenant.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Sends a `ping` event to the callback URL.
 #[utoipa::path(post, path = "/v1/callback/test", tag = "callbacks", responses((status = 202, description = "A ping event queued", body = DeliveryView)), security(("cp_signature" = [])))]
 async fn test_callback(State(app): State<AppState>, Extension(tenant): Extension<Tenant>) -> HttpResult<Response> {
     Ok((StatusCode::ACCEPTED, Json(app.callbacks.ping(&tenant.id).await?)).into_response())
@@ -432,6 +444,7 @@ struct DeliveryQuery {
     status: Option<String>,
 }
 
+/// A page of callback deliveries, newest first.
 #[utoipa::path(get, path = "/v1/callback/deliveries", tag = "callbacks", params(DeliveryQuery), responses((status = 200, description = "A page of deliveries, newest first", body = DeliveryList)), security(("cp_signature" = [])))]
 async fn list_deliveries(
     State(app): State<AppState>,
@@ -444,6 +457,7 @@ async fn list_deliveries(
     Ok(Json(page).into_response())
 }
 
+/// One callback delivery with its attempt log.
 #[utoipa::path(get, path = "/v1/callback/deliveries/{delivery}", tag = "callbacks", params(("delivery" = String, Path, description = "Delivery id (`dl-…`)")), responses((status = 200, description = "The delivery with its attempts", body = DeliveryView)), security(("cp_signature" = [])))]
 async fn get_delivery(
     State(app): State<AppState>,
@@ -453,6 +467,7 @@ async fn get_delivery(
     Ok(Json(app.callbacks.delivery(&tenant.id, &delivery).await?).into_response())
 }
 
+/// Queues a delivery's event again.
 #[utoipa::path(post, path = "/v1/callback/deliveries/{delivery}/redeliver", tag = "callbacks", params(("delivery" = String, Path, description = "Delivery id")), responses((status = 202, description = "The new delivery", body = DeliveryView)), security(("cp_signature" = [])))]
 async fn redeliver(
     State(app): State<AppState>,
@@ -462,6 +477,7 @@ async fn redeliver(
     Ok((StatusCode::ACCEPTED, Json(app.callbacks.redeliver(&tenant.id, &delivery).await?)).into_response())
 }
 
+/// A page of the tenant's phones, oldest first.
 #[utoipa::path(get, path = "/v1/instances", tag = "instances", params(crate::paging::PageQuery), responses((status = 200, description = "A page of phones, oldest first", body = InstanceList)), security(("cp_signature" = [])))]
 async fn list_instances(
     State(app): State<AppState>,
@@ -473,17 +489,20 @@ async fn list_instances(
     Ok(Json(InstanceList { instances, next_cursor }).into_response())
 }
 
+/// One phone.
 #[utoipa::path(get, path = "/v1/instances/{id}", tag = "instances", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 200, description = "The phone", body = Instance)), security(("cp_signature" = [])))]
 async fn get_instance(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
     Ok(Json(app.instances.get(&tenant, &id).await?).into_response())
 }
 
+/// Deletes a phone and everything it stored.
 #[utoipa::path(delete, path = "/v1/instances/{id}", tag = "instances", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 204, description = "Deleted with everything it stored")), security(("cp_signature" = [])))]
 async fn delete_instance(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<StatusCode> {
     app.instances.delete(&tenant, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Runs a shell command line and answers with its output.
 #[utoipa::path(post, path = "/v1/instances/{id}/shell", tag = "shell", params(("id" = String, Path, description = "Instance id (`cp-…`)")), request_body(content = ShellRequest, content_type = "application/json"), responses((status = 200, description = "What the command printed", body = ShellResult)), security(("cp_signature" = [])))]
 async fn shell(
     State(app): State<AppState>,
@@ -495,12 +514,14 @@ async fn shell(
     Ok(Json(ShellResult { exit_code: out.exit_code, stdout: out.stdout, stderr: out.stderr }))
 }
 
+/// The phone's screen as PNG.
 #[utoipa::path(get, path = "/v1/instances/{id}/screenshot", tag = "instances", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 200, description = "The screen", content_type = "image/png", body = crate::openapi::Binary)), security(("cp_signature" = [])))]
 async fn screenshot(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
     let png = app.instances.screenshot(&tenant, &id).await?;
     Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "no-store")], png).into_response())
 }
 
+/// Issues an SDK token for one phone and, optionally, one end user.
 #[utoipa::path(post, path = "/v1/instances/{id}/sessions", tag = "sessions", params(("id" = String, Path, description = "Instance id (`cp-…`)")), request_body(content = CreateSession, content_type = "application/json"), responses((status = 201, description = "An SDK token for one phone and end user", body = SessionGrant)), security(("cp_signature" = [])))]
 async fn create_session(
     State(app): State<AppState>,
@@ -531,6 +552,7 @@ async fn signalling_offer(State(app): State<AppState>, headers: HeaderMap, body:
     Ok(Json(SignallingAnswer { kind: "answer".into(), sdp, instance_id }).into_response())
 }
 
+/// A phone's identity and system properties.
 #[utoipa::path(get, path = "/v1/instances/{id}/properties", tag = "identity", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 200, description = "Identity and properties", body = PropertiesView)), security(("cp_signature" = [])))]
 async fn get_properties(
     State(app): State<AppState>,
@@ -539,6 +561,7 @@ async fn get_properties(
     Ok(Json(app.instances.properties(&tenant, &id).await?))
 }
 
+/// Changes properties, modem fields and settings, all or nothing.
 #[utoipa::path(patch, path = "/v1/instances/{id}/properties", tag = "identity", params(("id" = String, Path, description = "Instance id (`cp-…`)")), request_body(content = PropertiesPatch, content_type = "application/json"), responses((status = 200, description = "What was applied and what waits for a restart", body = ChangeReport)), security(("cp_signature" = [])))]
 async fn patch_properties(
     State(app): State<AppState>,
@@ -550,6 +573,7 @@ async fn patch_properties(
     Ok(Json(app.instances.change(&tenant, &id, changes).await?))
 }
 
+/// Replaces the Wi-Fi list.
 #[utoipa::path(put, path = "/v1/instances/{id}/wifi", tag = "identity", params(("id" = String, Path, description = "Instance id (`cp-…`)")), request_body(content = WifiList, content_type = "application/json"), responses((status = 200, description = "Applied", body = ChangeReport)), security(("cp_signature" = [])))]
 async fn put_wifi(
     State(app): State<AppState>,
@@ -560,6 +584,7 @@ async fn put_wifi(
     Ok(Json(app.instances.set_wifi(&tenant, &id, list.networks).await?))
 }
 
+/// Sets the locale and/or the time zone.
 #[utoipa::path(put, path = "/v1/instances/{id}/locale", tag = "identity", params(("id" = String, Path, description = "Instance id (`cp-…`)")), request_body(content = LocaleRequest, content_type = "application/json"), responses((status = 200, description = "Applied", body = ChangeReport)), security(("cp_signature" = [])))]
 async fn put_locale(
     State(app): State<AppState>,
@@ -570,6 +595,7 @@ async fn put_locale(
     Ok(Json(app.instances.set_locale(&tenant, &id, request).await?))
 }
 
+/// The device models phones can be created as.
 #[utoipa::path(get, path = "/v1/catalogue/models", tag = "catalogue", params(crate::paging::PageQuery), responses((status = 200, description = "A page of device models", body = ModelList)), security(("cp_signature" = [])))]
 async fn catalogue_models(
     query: Result<axum::extract::Query<crate::paging::PageQuery>, axum::extract::rejection::QueryRejection>,
@@ -592,6 +618,7 @@ async fn catalogue_models(
     Ok(Json(ModelList { models, next_cursor }))
 }
 
+/// The countries phones can be created in.
 #[utoipa::path(get, path = "/v1/catalogue/countries", tag = "catalogue", params(crate::paging::PageQuery), responses((status = 200, description = "A page of countries", body = CountryList)), security(("cp_signature" = [])))]
 async fn catalogue_countries(
     query: Result<axum::extract::Query<crate::paging::PageQuery>, axum::extract::rejection::QueryRejection>,
@@ -611,6 +638,7 @@ async fn catalogue_countries(
     Ok(Json(CountryList { countries, next_cursor }))
 }
 
+/// Installs or updates an APK (the body is the file).
 #[utoipa::path(post, path = "/v1/instances/{id}/apps", tag = "apps", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::WaitParam), request_body(content = crate::openapi::Binary, content_type = "application/octet-stream"), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
 async fn install_app(
     State(app): State<AppState>,
@@ -623,6 +651,7 @@ async fn install_app(
     Ok(task_response(app.tasks.accepted(&task, wait).await?))
 }
 
+/// The installed apps and the one in front.
 #[utoipa::path(get, path = "/v1/instances/{id}/apps", tag = "apps", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::paging::PageQuery), responses((status = 200, description = "A page of installed apps", body = cloudphone_protocol::api::AppList)), security(("cp_signature" = [])))]
 async fn list_apps(
     State(app): State<AppState>,
@@ -655,6 +684,7 @@ fn file_query(
     })
 }
 
+/// A path in the phone and, for a folder, a page of its entries.
 #[utoipa::path(get, path = "/v1/instances/{id}/files", tag = "files", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::FileListParams), responses((status = 200, description = "The path and a page of a folder's entries", body = cloudphone_protocol::api::FileListing)), security(("cp_signature" = [])))]
 async fn list_files(
     State(app): State<AppState>,
@@ -672,6 +702,7 @@ async fn list_files(
     Ok(Json(listing).into_response())
 }
 
+/// A file's bytes.
 #[utoipa::path(get, path = "/v1/instances/{id}/files/content", tag = "files", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::FilePathParam), responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream", body = crate::openapi::Binary)), security(("cp_signature" = [])))]
 async fn read_file(
     State(app): State<AppState>,
@@ -683,6 +714,7 @@ async fn read_file(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
+/// Writes a file into the phone (the body is its bytes).
 #[utoipa::path(put, path = "/v1/instances/{id}/files", tag = "files", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::FileWriteParams), request_body(content = crate::openapi::Binary, content_type = "application/octet-stream"), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
 async fn write_file(
     State(app): State<AppState>,
@@ -697,6 +729,7 @@ async fn write_file(
     Ok(task_response(app.tasks.accepted(&task, wait).await?))
 }
 
+/// Removes a file, or a folder.
 #[utoipa::path(delete, path = "/v1/instances/{id}/files", tag = "files", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::FileRemoveParams), responses((status = 204, description = "Removed")), security(("cp_signature" = [])))]
 async fn remove_file(
     State(app): State<AppState>,
@@ -708,6 +741,7 @@ async fn remove_file(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Sets the location.
 #[utoipa::path(put, path = "/v1/instances/{id}/location", tag = "sensors", params(("id" = String, Path, description = "Instance id (`cp-…`)")), request_body(content = cloudphone_protocol::control::LocationFix, content_type = "application/json"), responses((status = 204, description = "Set")), security(("cp_signature" = [])))]
 async fn put_location(
     State(app): State<AppState>,
@@ -720,11 +754,13 @@ async fn put_location(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The current location and where it came from.
 #[utoipa::path(get, path = "/v1/instances/{id}/location", tag = "sensors", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 200, description = "The location", body = cloudphone_protocol::api::LocationStatus)), security(("cp_signature" = [])))]
 async fn get_location(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
     Ok(Json(app.instances.location(&tenant, &id).await?).into_response())
 }
 
+/// Sets the clipboard text.
 #[utoipa::path(put, path = "/v1/instances/{id}/clipboard", tag = "sensors", params(("id" = String, Path, description = "Instance id (`cp-…`)")), request_body(content = ClipboardText, content_type = "application/json"), responses((status = 204, description = "Set")), security(("cp_signature" = [])))]
 async fn put_clipboard(
     State(app): State<AppState>,
@@ -736,11 +772,13 @@ async fn put_clipboard(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The clipboard text.
 #[utoipa::path(get, path = "/v1/instances/{id}/clipboard", tag = "sensors", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 200, description = "The clipboard", body = ClipboardText)), security(("cp_signature" = [])))]
 async fn get_clipboard(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
     Ok(Json(app.instances.clipboard(&tenant, &id).await?).into_response())
 }
 
+/// Feeds sensor readings.
 #[utoipa::path(post, path = "/v1/instances/{id}/sensors", tag = "sensors", params(("id" = String, Path, description = "Instance id (`cp-…`)")), request_body(content = SensorReadings, content_type = "application/json"), responses((status = 204, description = "Fed")), security(("cp_signature" = [])))]
 async fn post_sensors(
     State(app): State<AppState>,
@@ -752,11 +790,13 @@ async fn post_sensors(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Each sensor's latest reading.
 #[utoipa::path(get, path = "/v1/instances/{id}/sensors", tag = "sensors", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 200, description = "The latest readings", body = SensorList)), security(("cp_signature" = [])))]
 async fn get_sensors(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
     Ok(Json(SensorList { sensors: app.instances.sensor_status(&tenant, &id).await? }).into_response())
 }
 
+/// Plays a sensor CSV or GPX script into the phone.
 #[utoipa::path(post, path = "/v1/instances/{id}/playback", tag = "sensors", params(("id" = String, Path, description = "Instance id (`cp-…`)")), request_body(content = cloudphone_protocol::api::PlaybackRequest, content_type = "application/json"), responses((status = 202, description = "Playing", body = cloudphone_protocol::api::PlaybackStatus)), security(("cp_signature" = [])))]
 async fn post_playback(
     State(app): State<AppState>,
@@ -768,11 +808,13 @@ async fn post_playback(
     Ok((StatusCode::ACCEPTED, Json(app.instances.play(&tenant, &id, request).await?)).into_response())
 }
 
+/// The current or last scripted playback.
 #[utoipa::path(get, path = "/v1/instances/{id}/playback", tag = "sensors", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 200, description = "The current or last playback", body = PlaybackView)), security(("cp_signature" = [])))]
 async fn get_playback(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
     Ok(Json(PlaybackView { playback: app.instances.playback(&tenant, &id).await? }).into_response())
 }
 
+/// Stops the playback.
 #[utoipa::path(delete, path = "/v1/instances/{id}/playback", tag = "sensors", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 204, description = "Stopped")), security(("cp_signature" = [])))]
 async fn delete_playback(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<StatusCode> {
     app.instances.stop_playback(&tenant, &id).await?;
@@ -786,6 +828,7 @@ struct FpsQuery {
     fps: Option<f64>,
 }
 
+/// Shows a picture, or loops an H.264 video, as the camera (VMOS `injectPicture`).
 #[utoipa::path(put, path = "/v1/instances/{id}/camera", tag = "media", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::FpsParam), request_body(content = crate::openapi::Binary, content_type = "application/octet-stream"), responses((status = 200, description = "What the camera shows", body = cloudphone_protocol::api::CameraStatus)), security(("cp_signature" = [])))]
 async fn put_camera(
     State(app): State<AppState>,
@@ -799,11 +842,13 @@ async fn put_camera(
     Ok(Json(app.instances.inject_camera(&tenant, &id, body.to_vec(), fps).await?).into_response())
 }
 
+/// What the camera has received.
 #[utoipa::path(get, path = "/v1/instances/{id}/camera", tag = "media", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 200, description = "The camera", body = cloudphone_protocol::api::CameraStatus)), security(("cp_signature" = [])))]
 async fn get_camera(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
     Ok(Json(app.instances.camera(&tenant, &id).await?).into_response())
 }
 
+/// Turns the injected picture or video off.
 #[utoipa::path(delete, path = "/v1/instances/{id}/camera", tag = "media", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 204, description = "Turned off")), security(("cp_signature" = [])))]
 async fn delete_camera(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<StatusCode> {
     app.instances.clear_camera(&tenant, &id).await?;
@@ -817,6 +862,7 @@ struct LoopQuery {
     looped: bool,
 }
 
+/// Feeds a WAV file into the microphone (VMOS `injectAudioToMic`).
 #[utoipa::path(put, path = "/v1/instances/{id}/microphone", tag = "media", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::LoopParam), request_body(content = crate::openapi::Binary, content_type = "application/octet-stream"), responses((status = 202, description = "Feeding", body = cloudphone_protocol::api::MicrophoneStatus)), security(("cp_signature" = [])))]
 async fn put_microphone(
     State(app): State<AppState>,
@@ -830,11 +876,13 @@ async fn put_microphone(
     Ok((StatusCode::ACCEPTED, Json(status)).into_response())
 }
 
+/// What the microphone hears now.
 #[utoipa::path(get, path = "/v1/instances/{id}/microphone", tag = "media", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 200, description = "What the microphone hears", body = cloudphone_protocol::api::MicrophoneStatus)), security(("cp_signature" = [])))]
 async fn get_microphone(State(app): State<AppState>, PhoneRef { tenant, id, .. }: PhoneRef) -> HttpResult<Response> {
     Ok(Json(app.instances.microphone(&tenant, &id).await?).into_response())
 }
 
+/// Stops feeding the microphone.
 #[utoipa::path(delete, path = "/v1/instances/{id}/microphone", tag = "media", params(("id" = String, Path, description = "Instance id (`cp-…`)")), responses((status = 204, description = "Stopped")), security(("cp_signature" = [])))]
 async fn delete_microphone(
     State(app): State<AppState>,
@@ -850,6 +898,7 @@ struct AudioQuery {
     ms: u32,
 }
 
+/// The last milliseconds the phone played, as WAV.
 #[utoipa::path(get, path = "/v1/instances/{id}/audio", tag = "media", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::AudioParam), responses((status = 200, description = "The last `ms` the phone played", content_type = "audio/wav", body = crate::openapi::Binary)), security(("cp_signature" = [])))]
 async fn get_audio(
     State(app): State<AppState>,
@@ -863,6 +912,7 @@ async fn get_audio(
     Ok(([(header::CONTENT_TYPE, "audio/wav")], wav).into_response())
 }
 
+/// Creates a tenant with its first key (admin only).
 #[utoipa::path(post, path = "/v1/admin/tenants", tag = "admin", request_body(content = cloudphone_protocol::api::CreateTenant, content_type = "application/json"), responses((status = 201, description = "The tenant and its first key (the secret is shown only now)", body = cloudphone_protocol::api::CreatedTenant)), security(("cp_signature" = [])))]
 async fn create_tenant(
     State(app): State<AppState>,
@@ -873,6 +923,7 @@ async fn create_tenant(
     Ok((StatusCode::CREATED, Json(app.tenants.create(&caller, &request.name).await?)).into_response())
 }
 
+/// A page of tenants (admin only).
 #[utoipa::path(get, path = "/v1/admin/tenants", tag = "admin", params(crate::paging::PageQuery), responses((status = 200, description = "A page of tenants", body = TenantList)), security(("cp_signature" = [])))]
 async fn list_tenants(
     State(app): State<AppState>,
@@ -884,6 +935,7 @@ async fn list_tenants(
     Ok(Json(TenantList { tenants, next_cursor }).into_response())
 }
 
+/// Adds a key pair to a tenant (admin only).
 #[utoipa::path(post, path = "/v1/admin/tenants/{tenant}/keys", tag = "admin", params(("tenant" = String, Path, description = "Tenant id")), responses((status = 201, description = "The new key (the secret is shown only now)", body = cloudphone_protocol::api::NewKey)), security(("cp_signature" = [])))]
 async fn add_key(
     State(app): State<AppState>,
@@ -893,6 +945,7 @@ async fn add_key(
     Ok((StatusCode::CREATED, Json(app.tenants.add_key(&caller, &tenant).await?)).into_response())
 }
 
+/// A page of a tenant's keys, without secrets (admin only).
 #[utoipa::path(get, path = "/v1/admin/tenants/{tenant}/keys", tag = "admin", params(("tenant" = String, Path, description = "Tenant id"), crate::paging::PageQuery), responses((status = 200, description = "A page of keys, without secrets", body = KeyList)), security(("cp_signature" = [])))]
 async fn list_keys(
     State(app): State<AppState>,
@@ -906,6 +959,7 @@ async fn list_keys(
     Ok(Json(KeyList { keys, next_cursor }).into_response())
 }
 
+/// Disables a key (admin only).
 #[utoipa::path(post, path = "/v1/admin/keys/{key}/disable", tag = "admin", params(("key" = String, Path, description = "Access key id")), responses((status = 204, description = "Disabled")), security(("cp_signature" = [])))]
 async fn disable_key(
     State(app): State<AppState>,
@@ -916,6 +970,7 @@ async fn disable_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Replaces a key with a new one and disables the old (admin only).
 #[utoipa::path(post, path = "/v1/admin/keys/{key}/rotate", tag = "admin", params(("key" = String, Path, description = "Access key id")), responses((status = 201, description = "The new key; the old one is disabled", body = cloudphone_protocol::api::NewKey)), security(("cp_signature" = [])))]
 async fn rotate_key(
     State(app): State<AppState>,
@@ -925,6 +980,7 @@ async fn rotate_key(
     Ok((StatusCode::CREATED, Json(app.tenants.rotate_key(&caller, &key).await?)).into_response())
 }
 
+/// Revokes a session token: it opens no new session.
 #[utoipa::path(post, path = "/v1/sessions/revoke", tag = "sessions", request_body(content = cloudphone_protocol::api::RevokeSession, content_type = "application/json"), responses((status = 204, description = "Revoked")), security(("cp_signature" = [])))]
 async fn revoke_session(
     State(app): State<AppState>,

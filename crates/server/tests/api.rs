@@ -349,3 +349,41 @@ async fn every_list_pages_with_cursors_of_its_own() {
     assert_eq!(code(too_big), "request.invalid_parameter");
     server.abort();
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_operation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+    let document: serde_json::Value =
+        reqwest::get(format!("{}/v1/openapi.json", client.base_url())).await.unwrap().json().await.unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths = document["paths"].as_object().unwrap();
+    let operations: Vec<(String, String)> = paths
+        .iter()
+        .flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |m| (m.to_uppercase(), path.clone())))
+        .collect();
+    assert_eq!(operations.len(), 66, "{operations:?}");
+    for (method, path) in [
+        ("POST", "/v1/instances/{id}/restart"),
+        ("GET", "/v1/tasks/{task}"),
+        ("POST", "/v1/callback/deliveries/{delivery}/redeliver"),
+        ("PUT", "/v1/instances/{id}/files"),
+        ("POST", "/v1/signalling/offer"),
+    ] {
+        assert!(operations.contains(&(method.to_owned(), path.to_owned())), "{method} {path}");
+    }
+    // Every operation documents the catalogue's errors, and each signed one its scheme.
+    for (method, path) in &operations {
+        let operation = &paths[path][method.to_lowercase()];
+        assert!(operation["responses"]["404"]["content"]["application/json"].is_object(), "{method} {path}");
+        assert!(operation["summary"].is_string(), "{method} {path} has a summary");
+        if path.starts_with("/v1/") && path != "/v1/signalling/offer" {
+            assert_eq!(operation["security"][0]["cp_signature"], serde_json::json!([]), "{method} {path}");
+        }
+    }
+    assert_eq!(document["components"]["schemas"]["TaskKind"]["enum"][0], "instance.restart");
+    let docs = reqwest::get(format!("{}/docs/", client.base_url())).await.unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().contains("swagger"), "the browsable docs");
+    server.abort();
+}
