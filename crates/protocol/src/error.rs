@@ -66,6 +66,12 @@ catalogue! {
     SessionTokenInvalid = ("session.token_invalid", 401, "the session token is unknown or expired"),
     /// The body is not valid JSON of the expected shape.
     InvalidBody = ("request.invalid_body", 400, "the request body is not valid JSON of the expected shape"),
+    /// The body has a field the endpoint does not know (a typo, or a newer client).
+    UnknownField = ("request.unknown_field", 400, "the request body has a field this endpoint does not take"),
+    /// A field of the body has the wrong JSON type (a string for a number, say).
+    WrongType = ("request.wrong_type", 400, "a field of the request body has the wrong type"),
+    /// A required field of the body is absent.
+    MissingField = ("request.missing_field", 400, "a required field of the request body is missing"),
     /// The body is larger than the endpoint accepts.
     BodyTooLarge = ("request.body_too_large", 413, "the request body is larger than this endpoint accepts"),
     /// A parameter has a value outside its allowed range.

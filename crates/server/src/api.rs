@@ -157,12 +157,30 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The catalogue error of a body that does not parse: unknown field, wrong type and missing
+/// field each have their own code; anything else (not JSON at all) is `request.invalid_body`.
+pub(crate) fn body_error(e: &serde_json::Error) -> ApiError {
+    let message = e.to_string();
+    let code = if !e.is_data() {
+        ErrorCode::InvalidBody
+    } else if message.starts_with("unknown field") {
+        ErrorCode::UnknownField
+    } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        ErrorCode::WrongType
+    } else if message.starts_with("missing field") {
+        ErrorCode::MissingField
+    } else {
+        ErrorCode::InvalidBody
+    };
+    ApiError::with_message(code, message)
+}
+
 /// Parses a JSON body; an empty body means the defaults.
 fn json_body<T: DeserializeOwned + Default>(body: &Bytes) -> HttpResult<T> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::with_message(ErrorCode::InvalidBody, e.to_string()).into())
+    serde_json::from_slice(body).map_err(|e| body_error(&e).into())
 }
 
 /// Says the server is up, and its version.
@@ -749,7 +767,7 @@ async fn put_location(
     body: Bytes,
 ) -> HttpResult<StatusCode> {
     let fix: cloudphone_protocol::control::LocationFix =
-        serde_json::from_slice(&body).map_err(|e| ApiError::with_message(ErrorCode::InvalidBody, e.to_string()))?;
+        serde_json::from_slice(&body).map_err(|e| body_error(&e))?;
     app.instances.set_location(&tenant, &id, fix).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -804,7 +822,7 @@ async fn post_playback(
     body: Bytes,
 ) -> HttpResult<Response> {
     let request: cloudphone_protocol::api::PlaybackRequest =
-        serde_json::from_slice(&body).map_err(|e| ApiError::with_message(ErrorCode::InvalidBody, e.to_string()))?;
+        serde_json::from_slice(&body).map_err(|e| body_error(&e))?;
     Ok((StatusCode::ACCEPTED, Json(app.instances.play(&tenant, &id, request).await?)).into_response())
 }
 

@@ -66,7 +66,10 @@ fn invalid(message: impl Into<String>) -> ApiError {
 
 fn params_of<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     let value = if value.is_null() { json!({}) } else { value };
-    serde_json::from_value(value).map_err(|e| ApiError::with_message(ErrorCode::InvalidBody, format!("params: {e}")))
+    serde_json::from_value(value).map_err(|e| {
+        let error = crate::api::body_error(&e);
+        ApiError::with_message(error.code, format!("params: {}", error.message))
+    })
 }
 
 /// Checks a task's parameters before it is accepted, so that a bad request fails at once

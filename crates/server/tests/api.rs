@@ -87,8 +87,12 @@ async fn instances_shell_screenshot_and_errors() {
     let signing = SigningOverride::default();
     let post = |body: &'static [u8]| client.send_signed(Method::POST, "/v1/instances", &[], body.to_vec(), &signing);
     assert_eq!(code(post(b"{not json").await), "request.invalid_body");
-    assert_eq!(code(post(br#"{"count": "two"}"#).await), "request.invalid_body");
-    assert_eq!(code(post(br#"{"count": 1, "colour": "red"}"#).await), "request.invalid_body");
+    assert_eq!(code(post(br#"{"count": "two"}"#).await), "request.wrong_type");
+    assert_eq!(code(post(br#"{"count": -1}"#).await), "request.wrong_type");
+    assert_eq!(code(post(br#"{"count": 1, "colour": "red"}"#).await), "request.unknown_field");
+    assert_eq!(code(post(br#"[1, 2]"#).await), "request.wrong_type");
+    let revoke = client.send_signed(Method::POST, "/v1/sessions/revoke", &[], b"{}".to_vec(), &signing).await;
+    assert_eq!(code(revoke), "request.missing_field");
     let big = vec![b' '; 2 * 1024 * 1024];
     let too_big = client.send_signed(Method::POST, "/v1/instances", &[], big, &SigningOverride::default()).await;
     assert_eq!(code(too_big), "request.body_too_large");
