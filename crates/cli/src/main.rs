@@ -485,6 +485,27 @@ async fn with_spinner<T>(message: String, work: impl std::future::Future<Output 
     result
 }
 
+/// A progress bar of an upload's bytes on stderr, and the callback that moves it; once every
+/// byte is out it turns into a spinner while the server runs the upload's task.
+fn upload_bar(total: usize, message: String) -> (indicatif::ProgressBar, cloudphone_sdk::UploadProgress) {
+    let bar = indicatif::ProgressBar::new(total as u64).with_message(message).with_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec})")
+            .expect("the template parses")
+            .progress_chars("=> "),
+    );
+    let handle = bar.clone();
+    let progress = std::sync::Arc::new(move |sent: u64| {
+        handle.set_position(sent);
+        if sent >= handle.length().unwrap_or(0) {
+            handle.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {msg}: waiting for the phone").expect("parses"),
+            );
+            handle.enable_steady_tick(std::time::Duration::from_millis(100));
+        }
+    });
+    (bar, progress)
+}
+
 /// Parses `KEY=VALUE`.
 fn parse_pair(s: &str) -> Result<(String, String), String> {
     s.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
@@ -870,11 +891,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 InstanceCommand::Install { id, apk } => {
                     let bytes = std::fs::read(&apk).with_context(|| format!("cannot read {}", apk.display()))?;
-                    let info = with_spinner(
-                        format!("installing {} ({} KiB)", apk.display(), bytes.len() / 1024),
-                        client.install_app(&id, bytes),
-                    )
-                    .await?;
+                    let (bar, progress) = upload_bar(bytes.len(), format!("installing {}", apk.display()));
+                    let info = client.install_app_with_progress(&id, bytes, Some(progress)).await;
+                    bar.finish_and_clear();
+                    let info = info?;
                     println!(
                         "{} {} ({})",
                         info.package,
@@ -907,11 +927,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 InstanceCommand::Push { id, local, remote } => {
                     let bytes = std::fs::read(&local).with_context(|| format!("cannot read {}", local.display()))?;
                     let size = bytes.len();
-                    let written = with_spinner(
-                        format!("pushing {} ({size} bytes)", local.display()),
-                        client.write_file(&id, &remote, bytes),
-                    )
-                    .await?;
+                    let (bar, progress) = upload_bar(size, format!("pushing {}", local.display()));
+                    let written = client.write_file_with_progress(&id, &remote, bytes, Some(progress)).await;
+                    bar.finish_and_clear();
+                    let written = written?;
                     println!("{}: {} bytes", written.path, written.size);
                 }
                 InstanceCommand::Pull { id, remote, local } => {

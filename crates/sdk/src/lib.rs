@@ -30,6 +30,12 @@ use serde::de::DeserializeOwned;
 
 pub use cloudphone_protocol::{api, callback, control, task};
 
+/// Told how many bytes of an upload have gone out so far.
+pub type UploadProgress = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
+
+/// Uploads stream in pieces of this size (each reported to the [`UploadProgress`]).
+const UPLOAD_CHUNK: usize = 64 * 1024;
+
 /// How long the convenience methods wait for their task (creating, restarting, installing…).
 pub const TASK_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
@@ -137,6 +143,21 @@ impl Client {
         content_type: &str,
         signing: &SigningOverride,
     ) -> Result<reqwest::Response, ClientError> {
+        self.send_with_progress(method, path, query, body, content_type, signing, None).await
+    }
+
+    /// [`Client::send`], reporting how many bytes of the body have gone out as it streams.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_with_progress(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Vec<u8>,
+        content_type: &str,
+        signing: &SigningOverride,
+        progress: Option<UploadProgress>,
+    ) -> Result<reqwest::Response, ClientError> {
         let timestamp = signing.timestamp.unwrap_or_else(unix_now).to_string();
         let nonce = signing.nonce.clone().unwrap_or_else(fresh_nonce);
         let canonical = canonical_query_from_pairs(query.iter().copied());
@@ -164,7 +185,22 @@ impl Client {
             .header(HEADER_NONCE, nonce)
             .header(HEADER_SIGNATURE, signature);
         if !body.is_empty() {
-            request = request.header(reqwest::header::CONTENT_TYPE, content_type).body(body);
+            request = request.header(reqwest::header::CONTENT_TYPE, content_type);
+            request = match progress {
+                None => request.body(body),
+                Some(progress) => {
+                    let length = body.len();
+                    let shared = bytes::Bytes::from(body);
+                    let chunks = (0..length).step_by(UPLOAD_CHUNK).map(move |start| {
+                        let end = (start + UPLOAD_CHUNK).min(length);
+                        progress(end as u64);
+                        Ok::<_, std::io::Error>(shared.slice(start..end))
+                    });
+                    request
+                        .header(reqwest::header::CONTENT_LENGTH, length)
+                        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+                }
+            };
         }
         let response = request.send().await?;
         if response.status().is_success() {
@@ -442,10 +478,20 @@ impl Client {
 
     /// Installs (or updates) an APK.
     pub async fn install_app(&self, id: &str, apk: Vec<u8>) -> Result<AppInfo, ClientError> {
+        self.install_app_with_progress(id, apk, None).await
+    }
+
+    /// Installs (or updates) an APK, reporting the bytes uploaded so far to `progress`.
+    pub async fn install_app_with_progress(
+        &self,
+        id: &str,
+        apk: Vec<u8>,
+        progress: Option<UploadProgress>,
+    ) -> Result<AppInfo, ClientError> {
         let path = Self::instance_path(id, "apps");
-        let response = self
-            .send(Method::POST, &path, &[], apk, "application/vnd.android.package-archive", &SigningOverride::default())
-            .await?;
+        let content_type = "application/vnd.android.package-archive";
+        let signing = SigningOverride::default();
+        let response = self.send_with_progress(Method::POST, &path, &[], apk, content_type, &signing, progress).await?;
         self.run_task(Self::decode(response).await?).await
     }
 
@@ -513,14 +559,26 @@ impl Client {
 
     /// Writes a file (missing folders are made).
     pub async fn write_file(&self, id: &str, path: &str, data: Vec<u8>) -> Result<FileWritten, ClientError> {
+        self.write_file_with_progress(id, path, data, None).await
+    }
+
+    /// Writes a file, reporting the bytes uploaded so far to `progress`.
+    pub async fn write_file_with_progress(
+        &self,
+        id: &str,
+        path: &str,
+        data: Vec<u8>,
+        progress: Option<UploadProgress>,
+    ) -> Result<FileWritten, ClientError> {
         let response = self
-            .send(
+            .send_with_progress(
                 Method::PUT,
                 &Self::instance_path(id, "files"),
                 &[("path", path)],
                 data,
                 "application/octet-stream",
                 &SigningOverride::default(),
+                progress,
             )
             .await?;
         self.run_task(Self::decode(response).await?).await

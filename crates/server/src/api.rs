@@ -766,8 +766,7 @@ async fn put_location(
     PhoneRef { tenant, id, .. }: PhoneRef,
     body: Bytes,
 ) -> HttpResult<StatusCode> {
-    let fix: cloudphone_protocol::control::LocationFix =
-        serde_json::from_slice(&body).map_err(|e| body_error(&e))?;
+    let fix: cloudphone_protocol::control::LocationFix = serde_json::from_slice(&body).map_err(|e| body_error(&e))?;
     app.instances.set_location(&tenant, &id, fix).await?;
     Ok(StatusCode::NO_CONTENT)
 }

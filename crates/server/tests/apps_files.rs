@@ -125,3 +125,21 @@ async fn files_upload_list_download_remove() {
     assert_eq!(code(no_path), "request.invalid_parameter");
     server.abort();
 }
+
+#[tokio::test]
+async fn uploads_report_their_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = common::start(dir.path()).await;
+    let id = client.create_instances(1).await.unwrap().remove(0).id;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let progress: cloudphone_sdk::UploadProgress = std::sync::Arc::new(move |sent| sink.lock().unwrap().push(sent));
+    let data: Vec<u8> = (0..300 * 1024).map(|i| (i % 251) as u8).collect();
+    let written = client.write_file_with_progress(&id, "/sdcard/big.bin", data.clone(), Some(progress)).await.unwrap();
+    assert_eq!(written.size, data.len() as u64);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 5, "300 KiB in 64 KiB pieces: {seen:?}");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]) && *seen.last().unwrap() == data.len() as u64);
+    assert_eq!(client.read_file(&id, "/sdcard/big.bin").await.unwrap(), data, "the streamed body arrived whole");
+    server.abort();
+}
