@@ -55,6 +55,9 @@ enum Command {
     /// Manages access keys (admin tenants only).
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Issues and revokes SDK session tokens.
+    #[command(subcommand)]
+    Session(SessionCommand),
     /// Follows and cancels tasks (every asynchronous operation is one).
     #[command(subcommand)]
     Task(TaskCommand),
@@ -81,6 +84,26 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum SessionCommand {
+    /// Issues a session token for one phone (and end user); prints the grant as JSON.
+    Create {
+        /// Instance id.
+        id: String,
+        /// The end user it is for (your id for them).
+        #[arg(long)]
+        end_user: Option<String>,
+        /// How long it may open sessions, 60 to 86400 seconds.
+        #[arg(long)]
+        ttl: Option<u32>,
+    },
+    /// Revokes a session token.
+    Revoke {
+        /// The token.
+        token: String,
     },
 }
 
@@ -367,16 +390,16 @@ enum InstanceCommand {
         #[arg(short, long)]
         recursive: bool,
     },
-    /// Sets the phone's location.
+    /// Shows the phone's location (JSON), or sets it with --lat and --lon.
     Location {
         /// Instance id.
         id: String,
         /// Latitude, degrees.
-        #[arg(long, allow_hyphen_values = true)]
-        lat: f64,
+        #[arg(long, allow_hyphen_values = true, requires = "lon")]
+        lat: Option<f64>,
         /// Longitude, degrees.
-        #[arg(long, allow_hyphen_values = true)]
-        lon: f64,
+        #[arg(long, allow_hyphen_values = true, requires = "lat")]
+        lon: Option<f64>,
         /// Altitude, metres.
         #[arg(long, allow_hyphen_values = true)]
         alt: Option<f64>,
@@ -404,22 +427,56 @@ enum InstanceCommand {
         #[arg(long = "loop")]
         looped: bool,
     },
-    /// Shows a PNG or JPEG picture, or loops an H.264 (Annex B) video, as the phone's camera.
+    /// Shows a PNG or JPEG picture, or loops an H.264 (Annex B) video, as the phone's camera;
+    /// without a file, shows what the camera has (JSON).
     Camera {
         /// Instance id.
         id: String,
         /// The picture or video file.
-        picture: PathBuf,
+        picture: Option<PathBuf>,
+        /// Turn the injected picture or video off.
+        #[arg(long, conflicts_with = "picture")]
+        off: bool,
     },
-    /// Feeds a 16-bit PCM WAV file into the phone's microphone.
+    /// Feeds a 16-bit PCM WAV file into the phone's microphone; without a file, shows what it
+    /// hears (JSON).
     Mic {
         /// Instance id.
         id: String,
         /// The WAV file.
-        wav: PathBuf,
+        wav: Option<PathBuf>,
+        /// Stop feeding the file.
+        #[arg(long, conflicts_with = "wav")]
+        off: bool,
         /// Start over at the end.
         #[arg(long = "loop")]
         looped: bool,
+    },
+    /// Shows the sensors' latest readings, or feeds readings (`--feed accelerometer=0,9.81,0`).
+    Sensors {
+        /// Instance id.
+        id: String,
+        /// SENSOR=X,Y,Z (accelerometer, magnetometer, gyroscope, gravity); repeatable.
+        #[arg(long = "feed", value_parser = parse_pair)]
+        feed: Vec<(String, String)>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows the current or last playback (JSON), or stops it.
+    Playback {
+        /// Instance id.
+        id: String,
+        /// Stop it.
+        #[arg(long)]
+        stop: bool,
+    },
+    /// Stops an app, then starts it.
+    RestartApp {
+        /// Instance id.
+        id: String,
+        /// Package name.
+        package: String,
     },
     /// Saves the last milliseconds of what the phone played as WAV.
     Record {
@@ -457,6 +514,9 @@ enum InstanceCommand {
     Shell {
         /// Instance id.
         id: String,
+        /// Run it as a task (VMOS `asyncCmd`): print the task id and return at once.
+        #[arg(long = "async")]
+        background: bool,
         /// The command and its arguments (after `--`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
         command: Vec<String>,
@@ -504,6 +564,19 @@ fn upload_bar(total: usize, message: String) -> (indicatif::ProgressBar, cloudph
         }
     });
     (bar, progress)
+}
+
+/// Parses `accelerometer` and `0,9.81,0` into a reading.
+fn parse_reading(sensor: &str, values: &str) -> anyhow::Result<cloudphone_sdk::control::SensorReading> {
+    let sensor = serde_json::from_value(serde_json::Value::String(sensor.to_owned()))
+        .map_err(|_| anyhow::anyhow!("unknown sensor {sensor:?}: accelerometer, magnetometer, gyroscope or gravity"))?;
+    let parsed: Vec<f32> = values
+        .split(',')
+        .map(|v| v.trim().parse::<f32>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| anyhow::anyhow!("expected X,Y,Z numbers, got {values:?}"))?;
+    let values: [f32; 3] = parsed.try_into().map_err(|_| anyhow::anyhow!("expected three values X,Y,Z"))?;
+    Ok(cloudphone_sdk::control::SensorReading { sensor, values, timestamp_ns: None })
 }
 
 /// Parses `KEY=VALUE`.
@@ -753,6 +826,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", grant.view_url);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Session(command) => {
+            let client = client(&data_dir)?;
+            match command {
+                SessionCommand::Create { id, end_user, ttl } => {
+                    let request = CreateSession { end_user, ttl_seconds: ttl, ..Default::default() };
+                    println!("{}", serde_json::to_string_pretty(&client.create_session(&id, &request).await?)?);
+                }
+                SessionCommand::Revoke { token } => client.revoke_session(&token).await?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Task(command) => {
             let client = client(&data_dir)?;
             match command {
@@ -948,6 +1032,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 InstanceCommand::Rm { id, path, recursive } => client.remove_file(&id, &path, recursive).await?,
                 InstanceCommand::Location { id, lat, lon, alt, accuracy } => {
+                    let (Some(lat), Some(lon)) = (lat, lon) else {
+                        println!("{}", serde_json::to_string_pretty(&client.location(&id).await?)?);
+                        return Ok(ExitCode::SUCCESS);
+                    };
                     let fix = cloudphone_sdk::control::LocationFix {
                         latitude: lat,
                         longitude: lon,
@@ -983,17 +1071,60 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         if looped { ", looped" } else { "" }
                     );
                 }
-                InstanceCommand::Camera { id, picture } => {
+                InstanceCommand::Camera { id, off: true, .. } => client.clear_camera(&id).await?,
+                InstanceCommand::Camera { id, picture: None, .. } => {
+                    println!("{}", serde_json::to_string_pretty(&client.camera(&id).await?)?)
+                }
+                InstanceCommand::Camera { id, picture: Some(picture), .. } => {
                     let bytes =
                         std::fs::read(&picture).with_context(|| format!("cannot read {}", picture.display()))?;
                     let status = client.inject_picture(&id, bytes).await?;
                     let what = if status.source.as_deref() == Some("video") { "video" } else { "picture" };
                     println!("camera shows a {}x{} {what}", status.width.unwrap_or(0), status.height.unwrap_or(0));
                 }
-                InstanceCommand::Mic { id, wav, looped } => {
+                InstanceCommand::Mic { id, off: true, .. } => client.stop_audio(&id).await?,
+                InstanceCommand::Mic { id, wav: None, .. } => {
+                    println!("{}", serde_json::to_string_pretty(&client.microphone(&id).await?)?)
+                }
+                InstanceCommand::Mic { id, wav: Some(wav), looped, .. } => {
                     let bytes = std::fs::read(&wav).with_context(|| format!("cannot read {}", wav.display()))?;
                     let status = client.inject_audio(&id, bytes, looped).await?;
                     println!("microphone plays {} samples at {} Hz", status.samples, status.sample_rate);
+                }
+                InstanceCommand::Sensors { id, feed, json } => {
+                    if !feed.is_empty() {
+                        let readings = feed
+                            .iter()
+                            .map(|(sensor, values)| parse_reading(sensor, values))
+                            .collect::<anyhow::Result<Vec<_>>>()?;
+                        client.send_sensors(&id, readings).await?;
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    let sensors = client.sensors(&id).await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&sensors)?);
+                    } else {
+                        println!(
+                            "{:<14} {:>10} {:>10} {:>10} {:<6} {:>8} {:>8}",
+                            "SENSOR", "X", "Y", "Z", "UNIT", "COUNT", "HZ"
+                        );
+                        for s in &sensors {
+                            let [x, y, z] = s.values;
+                            let name = serde_json::to_value(s.sensor)?.as_str().unwrap_or_default().to_owned();
+                            println!(
+                                "{name:<14} {x:>10.3} {y:>10.3} {z:>10.3} {:<6} {:>8} {:>8.1}",
+                                s.unit, s.count, s.rate_hz
+                            );
+                        }
+                    }
+                }
+                InstanceCommand::Playback { id, stop: true } => client.stop_playback(&id).await?,
+                InstanceCommand::Playback { id, stop: false } => {
+                    println!("{}", serde_json::to_string_pretty(&client.playback(&id).await?)?)
+                }
+                InstanceCommand::RestartApp { id, package } => {
+                    let started = client.restart_app(&id, &package).await?;
+                    println!("{}", started.component);
                 }
                 InstanceCommand::Record { id, ms, output } => {
                     let wav = client.record_audio(&id, ms).await?;
@@ -1031,7 +1162,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         );
                     }
                 }
-                InstanceCommand::Shell { id, command } => {
+                InstanceCommand::Shell { id, command, background: true } => {
+                    let request = cloudphone_sdk::api::ShellRequest { command: command.join(" ") };
+                    println!("{}", client.submit_task(&id, "shell/async", Some(&request)).await?.id);
+                }
+                InstanceCommand::Shell { id, command, background: false } => {
                     let out = client.shell(&id, &command.join(" ")).await?;
                     print!("{}", out.stdout);
                     eprint!("{}", out.stderr);

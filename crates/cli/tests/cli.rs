@@ -353,3 +353,69 @@ fn batches_tasks_and_callbacks_commands() {
     stdout(&platform.cli(&["callback", "delete"]));
     assert!(!platform.cli(&["callback", "get"]).status.success());
 }
+
+#[test]
+fn sensors_location_media_sessions_and_async_shell_commands() {
+    let platform = up();
+    let id = stdout(&platform.cli(&["instance", "create"])).trim().to_owned();
+
+    stdout(&platform.cli(&[
+        "instance",
+        "sensors",
+        &id,
+        "--feed",
+        "accelerometer=0,9.81,0",
+        "--feed",
+        "gyroscope=0.1,0,0",
+    ]));
+    let table = stdout(&platform.cli(&["instance", "sensors", &id]));
+    assert!(table.lines().any(|l| l.starts_with("accelerometer") && l.contains("9.810")), "{table}");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&platform.cli(&["instance", "sensors", &id, "--json"]))).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 2);
+    let bad = platform.cli(&["instance", "sensors", &id, "--feed", "thermometer=1,2,3"]);
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("unknown sensor"));
+
+    stdout(&platform.cli(&["instance", "location", &id, "--lat", "48.8584", "--lon", "2.2945"]));
+    let location: serde_json::Value =
+        serde_json::from_str(&stdout(&platform.cli(&["instance", "location", &id]))).unwrap();
+    assert_eq!(location["fix"]["latitude"], 48.8584);
+
+    let playback: serde_json::Value =
+        serde_json::from_str(&stdout(&platform.cli(&["instance", "playback", &id]))).unwrap();
+    assert!(playback.is_null(), "nothing played yet: {playback}");
+    stdout(&platform.cli(&["instance", "playback", &id, "--stop"]));
+    let camera: serde_json::Value = serde_json::from_str(&stdout(&platform.cli(&["instance", "camera", &id]))).unwrap();
+    assert_eq!(camera["frames"], 0);
+    stdout(&platform.cli(&["instance", "camera", &id, "--off"]));
+    let mic: serde_json::Value = serde_json::from_str(&stdout(&platform.cli(&["instance", "mic", &id]))).unwrap();
+    assert_eq!(mic["samples"], 0, "nothing fed yet: {mic}");
+    stdout(&platform.cli(&["instance", "mic", &id, "--off"]));
+
+    assert_eq!(
+        stdout(&platform.cli(&["instance", "restart-app", &id, "com.android.settings"])).trim(),
+        "com.android.settings/.Settings"
+    );
+    let task = stdout(&platform.cli(&["instance", "shell", &id, "--async", "--", "getprop", "ro.product.model"]));
+    let task = task.trim();
+    assert!(task.starts_with("tk-"), "{task}");
+    let ended: serde_json::Value =
+        serde_json::from_str(&stdout(&platform.cli(&["task", "get", task, "--wait", "30", "--json"]))).unwrap();
+    assert_eq!(ended["result"]["stdout"], "Pixel 7\n");
+
+    let grant: serde_json::Value = serde_json::from_str(&stdout(&platform.cli(&[
+        "session",
+        "create",
+        &id,
+        "--end-user",
+        "user-1",
+        "--ttl",
+        "120",
+    ])))
+    .unwrap();
+    let token = grant["session_token"].as_str().unwrap();
+    assert_eq!(grant["end_user"], "user-1");
+    stdout(&platform.cli(&["session", "revoke", token]));
+    let again = platform.cli(&["session", "revoke", token]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("session.token_invalid"));
+}

@@ -517,6 +517,11 @@ impl Client {
         self.run_task::<serde_json::Value>(task).await.map(|_| ())
     }
 
+    /// Stops an app, then starts it.
+    pub async fn restart_app(&self, id: &str, package: &str) -> Result<StartedApp, ClientError> {
+        self.run_task(self.call::<(), _>(Method::POST, &Self::app_path(id, package, "restart"), None).await?).await
+    }
+
     /// Deletes an app's data.
     pub async fn clear_app(&self, id: &str, package: &str) -> Result<(), ClientError> {
         let task = self.call::<(), _>(Method::POST, &Self::app_path(id, package, "clear"), None).await?;
@@ -690,6 +695,16 @@ impl Client {
     /// Turns an injected picture off.
     pub async fn clear_camera(&self, id: &str) -> Result<(), ClientError> {
         self.call_empty::<()>(Method::DELETE, &Self::instance_path(id, "camera"), None).await
+    }
+
+    /// What the camera has received.
+    pub async fn camera(&self, id: &str) -> Result<cloudphone_protocol::api::CameraStatus, ClientError> {
+        self.call::<(), _>(Method::GET, &Self::instance_path(id, "camera"), None).await
+    }
+
+    /// Stops feeding a file into the microphone.
+    pub async fn stop_audio(&self, id: &str) -> Result<(), ClientError> {
+        self.call_empty::<()>(Method::DELETE, &Self::instance_path(id, "microphone"), None).await
     }
 
     /// Feeds a 16-bit PCM WAV file into the microphone (VMOS `injectAudioToMic`).
