@@ -16,16 +16,15 @@ use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cloudphone");
 
-/// Starts `cloudphone up` on `data_dir` and returns it with a client of its API.
-fn up(data_dir: &std::path::Path) -> (Child, Client) {
-    let mut child = Command::new(BIN)
-        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+/// Starts `cloudphone up` on `data_dir` (and `database`, if given) and returns it with a client
+/// of its API.
+fn up(data_dir: &std::path::Path, database: Option<&str>) -> (Child, Client) {
+    let mut command = Command::new(BIN);
+    command.args(["up", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
+    if let Some(url) = database {
+        command.args(["--database", url]);
+    }
+    let mut child = command.env("RUST_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     while !lines.next().expect("`up` prints its console URL").unwrap().contains("console:") {}
     std::thread::spawn(move || lines.for_each(drop));
@@ -64,10 +63,24 @@ async fn serve(receiver: Receiver) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_finishes_every_task_and_delivers_every_callback() {
+    crash_and_recover(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_on_postgresql_finishes_every_task_and_delivers_every_callback() {
+    let Ok(server) = std::env::var(cloudphone_store::TEST_POSTGRES_ENV) else {
+        eprintln!("skipping PostgreSQL: {} is not set", cloudphone_store::TEST_POSTGRES_ENV);
+        return;
+    };
+    let url = cloudphone_store::create_scratch_postgres(&server).await.expect("a scratch database");
+    crash_and_recover(Some(&url)).await;
+}
+
+async fn crash_and_recover(database: Option<&str>) {
     let data = tempfile::tempdir().unwrap();
     let receiver = Receiver::default();
     let hook = serve(receiver.clone()).await;
-    let (mut first, client) = up(data.path());
+    let (mut first, client) = up(data.path(), database);
     client.set_callback(&hook, Some("crash-test-secret-0123")).await.unwrap();
 
     // Phones, and tasks queued behind their creation, then a batch over them all.
@@ -90,7 +103,7 @@ async fn a_killed_server_finishes_every_task_and_delivers_every_callback() {
 
     // Restart on the same data; the receiver now takes what it is sent.
     receiver.accepting.store(true, std::sync::atomic::Ordering::SeqCst);
-    let (mut second, client) = up(data.path());
+    let (mut second, client) = up(data.path(), database);
     let deadline = Instant::now() + Duration::from_secs(90);
     let tasks = loop {
         let tasks = client.tasks(&[], None, 100).await.unwrap().tasks;
