@@ -288,14 +288,22 @@ impl Client {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<TaskList, ClientError> {
+        self.get_page("/v1/tasks", filters, cursor, limit).await
+    }
+
+    /// One page of a list: `filters`, then `limit` and the `cursor` of the page before.
+    async fn get_page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        filters: &[(&str, &str)],
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<T, ClientError> {
         let limit = limit.to_string();
         let mut query: Vec<(&str, &str)> = filters.to_vec();
         query.push(("limit", &limit));
-        if let Some(cursor) = cursor {
-            query.push(("cursor", cursor));
-        }
-        let response =
-            self.send_signed(Method::GET, "/v1/tasks", &query, Vec::new(), &SigningOverride::default()).await?;
+        query.extend(cursor.map(|c| ("cursor", c)));
+        let response = self.send_signed(Method::GET, path, &query, Vec::new(), &SigningOverride::default()).await?;
         Self::decode(response).await
     }
 
@@ -369,14 +377,8 @@ impl Client {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<DeliveryList, ClientError> {
-        let limit = limit.to_string();
-        let mut query = vec![("limit", limit.as_str())];
-        query.extend(status.map(|s| ("status", s)));
-        query.extend(cursor.map(|c| ("cursor", c)));
-        let response = self
-            .send_signed(Method::GET, "/v1/callback/deliveries", &query, Vec::new(), &SigningOverride::default())
-            .await?;
-        Self::decode(response).await
+        let filters: Vec<(&str, &str)> = status.map(|s| ("status", s)).into_iter().collect();
+        self.get_page("/v1/callback/deliveries", &filters, cursor, limit).await
     }
 
     /// One delivery with its attempt log.
@@ -395,10 +397,7 @@ impl Client {
         let mut all = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let mut query = vec![("limit", "500")];
-            query.extend(cursor.as_deref().map(|c| ("cursor", c)));
-            let response = self.send_signed(Method::GET, path, &query, Vec::new(), &SigningOverride::default()).await?;
-            let mut page: serde_json::Value = Self::decode(response).await?;
+            let mut page: serde_json::Value = self.get_page(path, &[], cursor.as_deref(), 500).await?;
             let items = serde_json::from_value::<Vec<T>>(page[field].take())
                 .map_err(|e| ClientError::Decode(format!("{path}: {e}")))?;
             all.extend(items);
@@ -800,28 +799,12 @@ impl Client {
 
     /// Lists all the tenant's phones, following every page.
     pub async fn list_instances(&self) -> Result<Vec<Instance>, ClientError> {
-        let mut all = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self.list_instances_page(cursor.as_deref(), 500).await?;
-            all.extend(page.instances);
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(all),
-            }
-        }
+        self.all_pages("/v1/instances", "instances").await
     }
 
     /// One page of the tenant's phones (`limit` 1 to 500).
     pub async fn list_instances_page(&self, cursor: Option<&str>, limit: u32) -> Result<InstanceList, ClientError> {
-        let limit = limit.to_string();
-        let mut query = vec![("limit", limit.as_str())];
-        if let Some(c) = cursor {
-            query.push(("cursor", c));
-        }
-        let response =
-            self.send_signed(Method::GET, "/v1/instances", &query, Vec::new(), &SigningOverride::default()).await?;
-        Self::decode(response).await
+        self.get_page("/v1/instances", &[], cursor, limit).await
     }
 
     /// One phone.
