@@ -105,5 +105,16 @@ test("the view page streams the phone and a click opens an app", async () => {
     { timeout: 10_000 },
   );
 
+  // Revoking the token ends the live session: the viewer sees the connection go.
+  const token = new URL(viewUrl).hash.replace("#token=", "");
+  const revokedAt = Date.now();
+  await env.platform.cli("session", "revoke", token);
+  await page.waitForFunction(
+    () => ["disconnected", "failed", "closed"].includes(document.querySelector("[data-testid=status]")?.textContent ?? ""),
+    null,
+    { timeout: 45_000 },
+  );
+  console.log(`session ended ${Date.now() - revokedAt} ms after the revoke`);
+
   await page.close();
 });

@@ -84,8 +84,14 @@ impl Gateway {
         self.open.load(Ordering::Relaxed)
     }
 
-    /// Answers a viewer's SDP offer and starts the session. Returns the SDP answer.
-    pub async fn accept(&self, offer_sdp: &str, link: Arc<dyn PhoneLink>) -> Result<String, GatewayError> {
+    /// Answers a viewer's SDP offer and starts the session. Returns the SDP answer. The session
+    /// ends when the viewer goes, or as soon as `end` holds `true` (its token was revoked, say).
+    pub async fn accept(
+        &self,
+        offer_sdp: &str,
+        link: Arc<dyn PhoneLink>,
+        end: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<String, GatewayError> {
         let offer = SdpOffer::from_sdp_string(offer_sdp)
             .map_err(|e| GatewayError::BadOffer(format!("invalid SDP offer: {e}")))?;
         let socket = UdpSocket::bind(SocketAddr::new(self.bind_ip, 0))
@@ -107,7 +113,7 @@ impl Gateway {
         let open = self.open.clone();
         open.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            Session::new(rtc, socket, local, link, video).run().await;
+            Session::new(rtc, socket, local, link, video, end).run().await;
             open.fetch_sub(1, Ordering::Relaxed);
         });
         Ok(answer.to_sdp_string())
@@ -121,6 +127,8 @@ struct Session {
     local: SocketAddr,
     link: Arc<dyn PhoneLink>,
     video: broadcast::Receiver<Arc<EncodedFrame>>,
+    /// Becomes `true` when the session must end (`None` once nobody can say so any more).
+    end: Option<tokio::sync::watch::Receiver<bool>>,
     video_mid: Option<Mid>,
     control: Option<ChannelId>,
     connected: bool,
@@ -136,6 +144,7 @@ impl Session {
         local: SocketAddr,
         link: Arc<dyn PhoneLink>,
         video: broadcast::Receiver<Arc<EncodedFrame>>,
+        end: tokio::sync::watch::Receiver<bool>,
     ) -> Session {
         Session {
             rtc,
@@ -143,6 +152,7 @@ impl Session {
             local,
             link,
             video,
+            end: Some(end),
             video_mid: None,
             control: None,
             connected: false,
@@ -151,9 +161,23 @@ impl Session {
         }
     }
 
+    /// Resolves when the end flag changes; never, once its sender is gone.
+    async fn end_changed(
+        end: &mut Option<tokio::sync::watch::Receiver<bool>>,
+    ) -> Result<(), tokio::sync::watch::error::RecvError> {
+        match end {
+            Some(end) => end.changed().await,
+            None => std::future::pending().await,
+        }
+    }
+
     async fn run(mut self) {
         let mut buf = vec![0u8; 2048];
         loop {
+            if self.end.as_ref().is_some_and(|end| *end.borrow()) {
+                tracing::info!("viewer session ended by the server");
+                break;
+            }
             let deadline = match self.drain().await {
                 Some(deadline) => deadline,
                 None => break,
@@ -187,6 +211,13 @@ impl Session {
                     continue;
                 }
                 _ = tokio::time::sleep_until(deadline.into()) => Input::Timeout(Instant::now()),
+                // The flag is checked at the top of the loop; a dropped sender ends nothing.
+                changed = Self::end_changed(&mut self.end) => {
+                    if changed.is_err() {
+                        self.end = None;
+                    }
+                    continue;
+                }
             };
             if let Err(e) = self.rtc.handle_input(input) {
                 tracing::warn!(error = %e, "session input failed; closing");

@@ -95,9 +95,10 @@ async fn video_control_and_errors_over_a_real_session() {
     let control = change.add_channel("control".into());
     let (offer, pending) = change.apply().unwrap();
 
-    let answer = gateway.accept(&offer.to_sdp_string(), Arc::new(Direct(phone.clone()))).await.unwrap();
+    let (end, ended) = tokio::sync::watch::channel(false);
+    let answer = gateway.accept(&offer.to_sdp_string(), Arc::new(Direct(phone.clone())), ended.clone()).await.unwrap();
     rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
-    assert!(gateway.accept("not sdp", Arc::new(Direct(phone.clone()))).await.is_err());
+    assert!(gateway.accept("not sdp", Arc::new(Direct(phone.clone())), ended).await.is_err());
     let mut client = Client { rtc, socket, local };
 
     // 1. A keyframe arrives and decodes to the phone's size.
@@ -155,4 +156,14 @@ async fn video_control_and_errors_over_a_real_session() {
         })
         .await;
     assert!(changed, "the tap produced a new picture");
+
+    // 4. The server ends the session (its token was revoked): it stops at once.
+    end.send(true).unwrap();
+    for _ in 0..100 {
+        if gateway.open_sessions() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(gateway.open_sessions(), 0, "the session ended when told to");
 }

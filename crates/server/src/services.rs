@@ -614,12 +614,14 @@ pub struct Sessions {
     host: Arc<DeviceHost>,
     gateway: Arc<Gateway>,
     public_url: String,
+    /// Per token (by hash): the switch that ends every session it opened.
+    live: std::sync::Mutex<std::collections::HashMap<String, tokio::sync::watch::Sender<bool>>>,
 }
 
 impl Sessions {
     /// The service.
     pub fn new(store: Store, host: Arc<DeviceHost>, gateway: Arc<Gateway>, public_url: String) -> Sessions {
-        Sessions { store, host, gateway, public_url }
+        Sessions { store, host, gateway, public_url, live: Default::default() }
     }
 
     /// Issues a session token (an SDK token: one phone, one end user, short-lived) for a running
@@ -671,9 +673,14 @@ impl Sessions {
         })
     }
 
-    /// Revokes one of the tenant's session tokens: it opens no new session.
+    /// Revokes one of the tenant's session tokens: it opens no new session, and the sessions it
+    /// opened end at once.
     pub async fn revoke(&self, tenant: &str, token: &str) -> HttpResult<()> {
-        if self.store.revoke_session_token(tenant, &token_hash(token)).await? {
+        let hash = token_hash(token);
+        if self.store.revoke_session_token(tenant, &hash).await? {
+            if let Some(end) = self.live.lock().unwrap_or_else(|e| e.into_inner()).remove(&hash) {
+                let _ = end.send(true);
+            }
             Ok(())
         } else {
             Err(ErrorCode::SessionTokenInvalid.into())
@@ -699,7 +706,13 @@ impl Sessions {
             .filter_map(|name| InputCategory::ALL.iter().copied().find(|c| c.as_str() == name))
             .collect();
         let link = Arc::new(GatedPhone::new(phone, allow));
-        let answer = self.gateway.accept(offer_sdp, link).await.map_err(ApiError::from)?;
+        let end = {
+            let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+            // Forget the switches of tokens whose sessions have all ended.
+            live.retain(|_, end| end.receiver_count() > 0);
+            live.entry(token_hash(token)).or_insert_with(|| tokio::sync::watch::channel(false).0).subscribe()
+        };
+        let answer = self.gateway.accept(offer_sdp, link, end).await.map_err(ApiError::from)?;
         Ok((row.instance_id, answer))
     }
 }
