@@ -10,6 +10,7 @@ use cloudphone_protocol::{TaskKind, TaskStatus, TaskView};
 use cloudphone_sdk::Client;
 use cloudphone_sdk::api::{CreateInstances, CreateSession, LocaleRequest, NewDevice, PropertiesPatch};
 use cloudphone_sdk::task::BatchRequest;
+use cloudphone_sdk::viewer::{Viewer, ViewerEvent};
 
 #[derive(Parser)]
 #[command(name = "cloudphone", version, about = "Self-hosted cloud phones: run the platform and drive it")]
@@ -55,6 +56,23 @@ enum Command {
     /// Manages access keys (admin tenants only).
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Watches a phone natively for a while (WebRTC, H.264 decoded here) and reports what came.
+    Connect {
+        /// Instance id.
+        id: String,
+        /// How long: `5s`, `1500ms`.
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        duration: std::time::Duration,
+        /// Print the counters as JSON (first_frame_ms, frames_decoded, width, height, …).
+        #[arg(long)]
+        stats_json: bool,
+        /// Write the received video (H.264 Annex B) to this file.
+        #[arg(long)]
+        record: Option<PathBuf>,
+    },
+    /// Measures the platform.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Issues and revokes SDK session tokens.
     #[command(subcommand)]
     Session(SessionCommand),
@@ -82,6 +100,22 @@ enum Command {
         #[arg(value_parser = ["models", "countries"])]
         what: String,
         /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Input-to-picture latency over a native session: taps and BACK on the launcher, each
+    /// timed until the changed picture is decoded here; prints p50 and p99.
+    Latency {
+        /// Instance id (a virtual phone on its launcher).
+        id: String,
+        /// How many inputs.
+        #[arg(long, default_value_t = 20)]
+        samples: usize,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -579,6 +613,21 @@ fn parse_reading(sensor: &str, values: &str) -> anyhow::Result<cloudphone_sdk::c
     Ok(cloudphone_sdk::control::SensorReading { sensor, values, timestamp_ns: None })
 }
 
+/// Parses `5s`, `1500ms` or `2` (seconds).
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = match text.strip_suffix("ms") {
+        Some(n) => (n, 0.001),
+        None => (text.strip_suffix('s').unwrap_or(text), 1.0),
+    };
+    number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && *n >= 0.0 && *n * unit <= 86_400.0)
+        .map(|n| std::time::Duration::from_secs_f64(n * unit))
+        .ok_or_else(|| format!("expected a duration like 5s or 1500ms, got {text:?}"))
+}
+
 /// Parses `KEY=VALUE`.
 fn parse_pair(s: &str) -> Result<(String, String), String> {
     s.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
@@ -824,6 +873,64 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::View { id } => {
             let grant = client(&data_dir)?.create_session(&id, &CreateSession::default()).await?;
             println!("{}", grant.view_url);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Connect { id, duration, stats_json, record } => {
+            let client = client(&data_dir)?;
+            let grant = client.create_session(&id, &CreateSession::default()).await?;
+            let mut viewer = Viewer::connect(&grant.signalling_url, &grant.session_token).await?;
+            if let Some(path) = &record {
+                viewer.record_to(path)?;
+            }
+            let end = std::time::Instant::now() + duration;
+            while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+                match viewer.next_event(left).await? {
+                    Some(ViewerEvent::Closed) => break,
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+            let stats = viewer.stats();
+            if stats_json {
+                println!("{}", serde_json::to_string_pretty(stats)?);
+            } else {
+                println!(
+                    "{} frames of {}x{} in {:?}, the first after {} ms, {} KiB of video",
+                    stats.frames_decoded,
+                    stats.width,
+                    stats.height,
+                    duration,
+                    stats.first_frame_ms.map_or("-".into(), |ms| ms.to_string()),
+                    stats.video_bytes / 1024
+                );
+            }
+            if stats.frames_decoded == 0 {
+                eprintln!("no picture arrived");
+                return Ok(ExitCode::from(1));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Latency { id, samples, json }) => {
+            let client = client(&data_dir)?;
+            let grant = client.create_session(&id, &CreateSession::default()).await?;
+            let mut viewer = Viewer::connect(&grant.signalling_url, &grant.session_token).await?;
+            let mut latencies = viewer.input_latency(samples.max(1)).await?;
+            latencies.sort();
+            let ms = |q: f64| {
+                let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
+                latencies[i].as_secs_f64() * 1000.0
+            };
+            let (p50, p99, max) = (ms(0.5), ms(0.99), ms(1.0));
+            if json {
+                let report =
+                    serde_json::json!({"samples": latencies.len(), "p50_ms": p50, "p99_ms": p99, "max_ms": max});
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "input to picture over {} inputs: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms",
+                    latencies.len()
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Session(command) => {

@@ -419,3 +419,31 @@ fn sensors_location_media_sessions_and_async_shell_commands() {
     let again = platform.cli(&["session", "revoke", token]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("session.token_invalid"));
 }
+
+#[test]
+fn connect_watches_a_phone_natively_and_records_the_stream() {
+    let platform = up();
+    let id = stdout(&platform.cli(&["instance", "create"])).trim().to_owned();
+    let recording = platform.data_dir.path().join("out.h264");
+    let out =
+        platform.cli(&["connect", &id, "--duration", "3s", "--stats-json", "--record", recording.to_str().unwrap()]);
+    let stats: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(stats["frames_decoded"].as_u64().unwrap() >= 1, "{stats}");
+    assert_eq!((stats["width"].as_u64(), stats["height"].as_u64()), (Some(720), Some(1280)), "{stats}");
+    assert!(stats["first_frame_ms"].as_u64().unwrap() < 3000, "{stats}");
+    assert_eq!(stats["audio_packets"], 0, "no audio track yet");
+    let video = std::fs::read(&recording).unwrap();
+    assert!(video.starts_with(&[0, 0, 0, 1]), "Annex B from the first byte");
+    assert_eq!(video.len() as u64, stats["video_bytes"].as_u64().unwrap());
+
+    let latency: serde_json::Value =
+        serde_json::from_str(&stdout(&platform.cli(&["bench", "latency", &id, "--samples", "4", "--json"]))).unwrap();
+    assert_eq!(latency["samples"], 4);
+    let (p50, p99) = (latency["p50_ms"].as_f64().unwrap(), latency["p99_ms"].as_f64().unwrap());
+    assert!(0.0 < p50 && p50 <= p99, "{latency}");
+
+    let bad = platform.cli(&["connect", "cp-nosuch", "--duration", "1s"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("instance.not_found"));
+    let nonsense = platform.cli(&["connect", &id, "--duration", "soon"]);
+    assert!(!nonsense.status.success());
+}

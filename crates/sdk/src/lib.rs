@@ -30,6 +30,9 @@ use serde::de::DeserializeOwned;
 
 pub use cloudphone_protocol::{api, callback, control, task};
 
+#[cfg(feature = "viewer")]
+pub mod viewer;
+
 /// Told how many bytes of an upload have gone out so far.
 pub type UploadProgress = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
 
