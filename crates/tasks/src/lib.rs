@@ -25,6 +25,7 @@ use std::time::Duration;
 use cloudphone_protocol::{ApiError, ErrorCode, TaskKind, TaskStatus};
 use cloudphone_store::{InstanceRow, Store, StoreError, TaskEnd, TaskRow, now_millis, ordered_id};
 use tokio::sync::{Notify, broadcast};
+use tracing::Instrument;
 
 /// A boxed future, as [`Executor::run`] returns.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -190,14 +191,18 @@ impl Engine {
                 continue;
             }
             let engine = self.clone();
-            tokio::spawn(async move {
-                let id = task.id.clone();
-                if let Err(e) = engine.run(task, timeout).await {
-                    tracing::error!(task = id, error = %e, "recording a task's end failed; it is retried at restart");
+            let span = tracing::info_span!("task", id = task.id, kind = task.kind);
+            tokio::spawn(
+                async move {
+                    let id = task.id.clone();
+                    if let Err(e) = engine.run(task, timeout).await {
+                        tracing::error!(task = id, error = %e, "recording a task's end failed; it is retried at restart");
+                    }
+                    engine.release(&phone);
+                    engine.wake.notify_one();
                 }
-                engine.release(&phone);
-                engine.wake.notify_one();
-            });
+                .instrument(span),
+            );
         }
         Ok(())
     }
@@ -209,8 +214,6 @@ impl Engine {
     }
 
     async fn run(&self, task: TaskRow, timeout: Duration) -> Result<(), StoreError> {
-        let span = tracing::info_span!("task", id = task.id, kind = task.kind);
-        let _enter = span.enter();
         let kind = TaskKind::parse(&task.kind);
         let end = match kind {
             None => failed(&ApiError::with_message(ErrorCode::Internal, "unknown task kind"), TaskStatus::Failed),
