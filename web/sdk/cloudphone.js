@@ -21,6 +21,9 @@
  * @property {HTMLVideoElement} video where the phone's screen is shown
  * @property {(error: CloudPhoneError) => void} [onError] errors the phone or server reports mid-session
  * @property {(state: RTCPeerConnectionState) => void} [onConnectionStateChange]
+ * @property {(text: string) => void} [onClipboard] the phone's clipboard changed on the phone (VMOS `onOutputClipper`); only for sessions opened with the clipboard category
+ * @property {(rotation: number, width: number, height: number) => void} [onRotation] the screen turned (quarter turns; VMOS `onChangeRotate`)
+ * @property {(packageName: string) => void} [onForeground] another app came to the front
  */
 
 /** An error with a code from the server's error catalogue (docs/errors.md). */
@@ -95,7 +98,21 @@ export class CloudPhoneSession {
     control.addEventListener("message", (event) => {
       try {
         const message = JSON.parse(String(event.data));
-        if (message.type === "error") options.onError?.(new CloudPhoneError(message.code, message.message));
+        switch (message.type) {
+          case "error":
+            options.onError?.(new CloudPhoneError(message.code, message.message));
+            break;
+          case "clipboard":
+            options.onClipboard?.(message.text);
+            break;
+          case "rotation":
+            options.onRotation?.(message.rotation, message.width, message.height);
+            break;
+          case "foreground":
+            options.onForeground?.(message.package);
+            break;
+          // Newer servers may send more kinds; an older SDK ignores them.
+        }
       } catch {
         options.onError?.(new CloudPhoneError("control.invalid_message", "the phone sent a message that is not JSON"));
       }

@@ -78,6 +78,12 @@ test("the view page streams the phone and a click opens an app", async () => {
   const after = await sample(page);
 
   assert.ok(difference(before, after) > 30, "the picture changed after the click");
+  // The phone told the page which app came to the front.
+  await page.waitForFunction(
+    () => document.querySelector("[data-testid=foreground]")?.textContent === "com.android.settings",
+    null,
+    { timeout: 5_000 },
+  );
   // The Settings screen is light where the launcher was blue.
   assert.ok(after[9 * 8 + 4] > before[9 * 8 + 4], "the middle of the screen became lighter (Settings opened)");
   console.log(`picture changed ${Date.now() - clickedAt} ms after the click`);

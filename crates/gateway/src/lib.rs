@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use cloudphone_media::EncodedFrame;
-use cloudphone_protocol::control::CONTROL_CHANNEL_LABEL;
+use cloudphone_protocol::control::{CONTROL_CHANNEL_LABEL, ControlEvent};
 use cloudphone_protocol::{ApiError, ControlMessage, ErrorCode};
 use str0m::change::SdpOffer;
 use str0m::channel::ChannelId;
@@ -39,6 +39,10 @@ pub trait PhoneLink: Send + Sync + 'static {
     /// Passes one upstream message through the gate to the phone; the error is sent back to
     /// the viewer as an error event.
     fn deliver(&self, message: ControlMessage) -> Result<(), ApiError>;
+    /// A new receiver of the phone's events (clipboard, rotation, foreground app).
+    fn subscribe_events(&self) -> broadcast::Receiver<ControlEvent>;
+    /// Whether this session may be told `event` (the gate's say on what goes down).
+    fn may_receive(&self, event: &ControlEvent) -> bool;
 }
 
 /// Why a session could not be set up.
@@ -127,6 +131,8 @@ struct Session {
     local: SocketAddr,
     link: Arc<dyn PhoneLink>,
     video: broadcast::Receiver<Arc<EncodedFrame>>,
+    /// The phone's events, for the control channel.
+    events: broadcast::Receiver<ControlEvent>,
     /// Becomes `true` when the session must end (`None` once nobody can say so any more).
     end: Option<tokio::sync::watch::Receiver<bool>>,
     video_mid: Option<Mid>,
@@ -146,7 +152,9 @@ impl Session {
         video: broadcast::Receiver<Arc<EncodedFrame>>,
         end: tokio::sync::watch::Receiver<bool>,
     ) -> Session {
+        let events = link.subscribe_events();
         Session {
+            events,
             rtc,
             socket,
             local,
@@ -211,6 +219,16 @@ impl Session {
                     continue;
                 }
                 _ = tokio::time::sleep_until(deadline.into()) => Input::Timeout(Instant::now()),
+                event = self.events.recv() => {
+                    match event {
+                        Ok(event) if self.link.may_receive(&event) => self.send_event(&event),
+                        // Refused by the gate, or missed while the viewer lagged: events are
+                        // state changes, and the next one carries the news.
+                        Ok(_) | Err(RecvError::Lagged(_)) => {}
+                        Err(RecvError::Closed) => break,
+                    }
+                    continue;
+                }
                 // The flag is checked at the top of the loop; a dropped sender ends nothing.
                 changed = Self::end_changed(&mut self.end) => {
                     if changed.is_err() {
@@ -278,9 +296,13 @@ impl Session {
     }
 
     fn send_error(&mut self, error: &ApiError) {
+        self.send_event(&ControlEvent::Error { code: error.code.code().to_owned(), message: error.message.clone() });
+    }
+
+    /// Writes an event on the control channel, if it is open.
+    fn send_event(&mut self, event: &ControlEvent) {
         let Some(mut channel) = self.control.and_then(|id| self.rtc.channel(id)) else { return };
-        let event = serde_json::json!({"type": "error", "code": error.code.code(), "message": error.message});
-        let _ = channel.write(false, event.to_string().as_bytes());
+        let _ = channel.write(false, event.to_json().as_bytes());
     }
 
     fn send_video(&mut self, frame: &EncodedFrame) {

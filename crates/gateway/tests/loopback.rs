@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use cloudphone_gateway::{Gateway, PhoneLink};
 use cloudphone_host::{DeviceHost, Phone};
 use cloudphone_media::EncodedFrame;
+use cloudphone_protocol::control::ControlEvent;
 use cloudphone_protocol::{ApiError, ControlMessage, ErrorCode};
 use openh264::decoder::Decoder;
 use openh264::formats::YUVSource;
@@ -31,6 +32,12 @@ impl PhoneLink for Direct {
     }
     fn deliver(&self, message: ControlMessage) -> Result<(), ApiError> {
         self.0.inject(&message).map_err(|e| ApiError::with_message(ErrorCode::ControlRejected, e.to_string()))
+    }
+    fn subscribe_events(&self) -> broadcast::Receiver<ControlEvent> {
+        self.0.subscribe_events()
+    }
+    fn may_receive(&self, _: &ControlEvent) -> bool {
+        true
     }
 }
 

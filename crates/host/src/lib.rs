@@ -21,6 +21,7 @@ use cloudphone_device::virtual_phone::{ChangeReport, InstalledPackage, PackageEr
 use cloudphone_device::{Device, Frame, NewDevice, PhoneState, ShellOutput, VirtualPhone};
 use cloudphone_media::{EncodedFrame, EncoderSettings, LoopingVideo, VideoEncoder};
 use cloudphone_protocol::ControlMessage;
+use cloudphone_protocol::control::ControlEvent;
 use tokio::sync::broadcast;
 
 pub use cloudphone_device::DeviceError;
@@ -31,6 +32,8 @@ const TICK: Duration = Duration::from_millis(100);
 const RECENT_AUDIO_SAMPLES: usize = OUTPUT_RATE as usize * 10;
 /// Encoded frames buffered per viewer before a slow one skips to the next keyframe.
 const VIDEO_BUFFER: usize = 32;
+/// How many phone events a viewer may lag behind before it skips some.
+const EVENT_BUFFER: usize = 64;
 
 /// Why a host operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -212,6 +215,10 @@ pub struct Phone {
     /// viewer still holding it cannot undo a reset).
     retired: std::sync::atomic::AtomicBool,
     video: broadcast::Sender<Arc<EncodedFrame>>,
+    /// Clipboard, rotation and foreground changes, for viewers.
+    events: broadcast::Sender<ControlEvent>,
+    /// The rotation and foreground package viewers were last told of.
+    told: Mutex<(u32, Option<String>)>,
     encoder: mpsc::Sender<EncoderCommand>,
     ticker: tokio::task::JoinHandle<()>,
 }
@@ -239,6 +246,7 @@ impl Phone {
             return Err(DeviceError::InvalidInput(format!("phone {} is not running", self.id)));
         }
         let result = self.device().inject(message);
+        self.publish_events();
         if let Err(e) = self.settle() {
             tracing::error!(phone = %self.id, error = %e, "could not persist phone state");
         }
@@ -583,6 +591,39 @@ impl Phone {
         self.video.subscribe()
     }
 
+    /// A new receiver of the phone's events: clipboard changes made on the phone, rotation,
+    /// the app in front. Sent as they happen (within a clock tick).
+    pub fn subscribe_events(&self) -> broadcast::Receiver<ControlEvent> {
+        self.events.subscribe()
+    }
+
+    /// Tells viewers what changed since they were last told.
+    fn publish_events(&self) {
+        let mut news = Vec::new();
+        {
+            let mut device = self.device();
+            news.extend(device.take_clipboard_changes().into_iter().map(|c| ControlEvent::Clipboard { text: c.text }));
+            let mut told = self.told.lock().unwrap_or_else(|p| p.into_inner());
+            let rotation = device.rotation();
+            if rotation != told.0 {
+                let (width, height) = device.screen_size();
+                news.push(ControlEvent::Rotation { rotation, width, height });
+                told.0 = rotation;
+            }
+            let foreground = device.foreground_package();
+            if foreground != told.1 {
+                if let Some(package) = &foreground {
+                    news.push(ControlEvent::Foreground { package: package.clone() });
+                }
+                told.1 = foreground;
+            }
+        }
+        for event in news {
+            // No viewer is no error: the news is simply not needed.
+            let _ = self.events.send(event);
+        }
+    }
+
     /// Asks the encoder for a keyframe of the current screen now. The picture is drawn afresh:
     /// an unwatched phone's encoder keeps no picture (idle phones hold no pixel buffers).
     pub fn request_keyframe(&self) {
@@ -623,6 +664,7 @@ impl Phone {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         self.device().tick(now);
         self.drain_audio();
+        self.publish_events();
         if let Err(e) = self.settle() {
             tracing::error!(phone = %self.id, error = %e, "could not persist phone state");
         }
@@ -803,6 +845,8 @@ impl DeviceHost {
                 audio_out: Mutex::new(AudioLog::new()),
                 retired: std::sync::atomic::AtomicBool::new(false),
                 video,
+                events: broadcast::channel(EVENT_BUFFER).0,
+                told: Mutex::new((0, None)),
                 encoder,
                 ticker,
             }

@@ -235,6 +235,46 @@ pub struct LocationFix {
     pub accuracy: Option<f32>,
 }
 
+/// What the gateway sends a viewer on the control channel (down), one JSON object per message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ControlEvent {
+    /// Something on the phone changed its clipboard (never an echo of the viewer's own paste).
+    Clipboard {
+        /// The new text.
+        text: String,
+    },
+    /// The screen turned; the video continues at the new size.
+    Rotation {
+        /// Quarter turns from upright (0 to 3).
+        rotation: u32,
+        /// The picture's width now.
+        width: u32,
+        /// The picture's height now.
+        height: u32,
+    },
+    /// Another app came to the front.
+    Foreground {
+        /// Its package (`com.android.launcher3` on the home screen).
+        package: String,
+    },
+    /// An upstream message was refused or could not be read; it was not delivered.
+    Error {
+        /// The error catalogue code (`control.invalid_message`, `control.not_allowed`, …).
+        code: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+impl ControlEvent {
+    /// The event as the JSON text sent on the channel.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("control events serialise")
+    }
+}
+
 impl ControlMessage {
     /// The category this message belongs to.
     pub fn category(&self) -> InputCategory {

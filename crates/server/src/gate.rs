@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use cloudphone_gateway::PhoneLink;
 use cloudphone_host::Phone;
 use cloudphone_media::EncodedFrame;
-use cloudphone_protocol::control::InputCategory;
+use cloudphone_protocol::control::{ControlEvent, InputCategory};
 use cloudphone_protocol::{ApiError, ControlMessage, ErrorCode};
 use tokio::sync::broadcast;
 
@@ -52,6 +52,19 @@ impl PhoneLink for GatedPhone {
             ));
         }
         self.phone.inject(&message).map_err(|e| ApiError::with_message(ErrorCode::ControlRejected, e.to_string()))
+    }
+
+    fn subscribe_events(&self) -> broadcast::Receiver<ControlEvent> {
+        self.phone.subscribe_events()
+    }
+
+    /// The phone's clipboard goes down only to sessions opened for the clipboard: it is the
+    /// same personal data in the other direction.
+    fn may_receive(&self, event: &ControlEvent) -> bool {
+        match event {
+            ControlEvent::Clipboard { .. } => self.allowed.contains(&InputCategory::Clipboard),
+            _ => true,
+        }
     }
 }
 

@@ -37,6 +37,7 @@ pub async fn start_with(dir: &std::path::Path, configure: impl FnOnce(Config) ->
 }
 
 /// The catalogue code of an API error; panics on success or another kind of error.
+#[allow(dead_code)] // each test file compiles this module; not every one needs every helper
 pub fn code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> String {
     match result {
         Err(ClientError::Api { code, .. }) => code,

@@ -1,0 +1,90 @@
+//! Sessions end to end with the native viewer: pictures come down, input goes up through the
+//! gate, and the phone's events (app in front, rotation, clipboard) come down the control channel,
+//! the clipboard only to sessions opened for it.
+
+use std::time::Duration;
+
+use cloudphone_protocol::ControlMessage;
+use cloudphone_protocol::api::CreateSession;
+use cloudphone_protocol::control::{ControlEvent, InputCategory, KeyAction};
+use cloudphone_sdk::viewer::{Viewer, ViewerEvent};
+
+mod common;
+use common::start;
+
+/// Runs the viewer until `want` picks an event out of the control channel, or 10 s pass.
+async fn wait_for(viewer: &mut Viewer, want: impl Fn(&ControlEvent) -> bool) -> Option<ControlEvent> {
+    wait_within(viewer, Duration::from_secs(10), want).await
+}
+
+async fn wait_within(
+    viewer: &mut Viewer,
+    limit: Duration,
+    want: impl Fn(&ControlEvent) -> bool,
+) -> Option<ControlEvent> {
+    let until = std::time::Instant::now() + limit;
+    while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+        if let Some(ViewerEvent::Control(text)) = viewer.next_event(left).await.unwrap() {
+            let event: ControlEvent = serde_json::from_str(&text).expect("a documented control event");
+            if want(&event) {
+                return Some(event);
+            }
+        }
+    }
+    None
+}
+
+async fn open(client: &cloudphone_sdk::Client, id: &str, allow: Option<Vec<InputCategory>>) -> Viewer {
+    let grant = client.create_session(id, &CreateSession { allow, ..Default::default() }).await.unwrap();
+    let mut viewer = Viewer::connect(&grant.signalling_url, &grant.session_token).await.unwrap();
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while !viewer.control_open() || viewer.stats().frames_decoded == 0 {
+        let left = until.checked_duration_since(std::time::Instant::now()).expect("a picture and the control channel");
+        viewer.next_event(left).await.unwrap();
+    }
+    viewer
+}
+
+fn key(keycode: &str) -> ControlMessage {
+    ControlMessage::Key { action: KeyAction::Press, keycode: keycode.into() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_events_come_down_the_control_channel_through_the_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+    let id = client.create_instances(1).await.unwrap().remove(0).id;
+    let mut everything = open(&client, &id, None).await;
+    let no_clipboard = vec![InputCategory::Touch, InputCategory::Key, InputCategory::Text];
+    let mut spectator = open(&client, &id, Some(no_clipboard)).await;
+
+    // The app in front, told to every viewer.
+    client.shell(&id, "am start -n com.cloudphone.notes/.MainActivity").await.unwrap();
+    let foreground =
+        |e: &ControlEvent| matches!(e, ControlEvent::Foreground { package } if package == "com.cloudphone.notes");
+    assert!(wait_for(&mut everything, foreground).await.is_some(), "Notes came to the front");
+    assert!(wait_for(&mut spectator, foreground).await.is_some());
+
+    // Text typed in Notes and copied on the phone: the clipboard comes down, to sessions allowed it.
+    everything.send(&ControlMessage::Text { text: "copied on the phone".into() }).unwrap();
+    everything.send(&key("KEYCODE_COPY")).unwrap();
+    let clipboard = wait_for(&mut everything, |e| matches!(e, ControlEvent::Clipboard { .. })).await;
+    assert_eq!(clipboard, Some(ControlEvent::Clipboard { text: "copied on the phone".into() }));
+    assert_eq!(
+        // By now the other session has had it; a second is ample for this one too.
+        wait_within(&mut spectator, Duration::from_secs(1), |e| matches!(e, ControlEvent::Clipboard { .. })).await,
+        None,
+        "a session without the clipboard category is not sent the clipboard"
+    );
+
+    // Rotation, with the new picture size.
+    client.shell(&id, "settings put system user_rotation 1").await.unwrap();
+    let rotation = wait_for(&mut spectator, |e| matches!(e, ControlEvent::Rotation { .. })).await;
+    assert_eq!(rotation, Some(ControlEvent::Rotation { rotation: 1, width: 1280, height: 720 }));
+
+    // A refused upstream message comes back as an error event, the session goes on.
+    spectator.send(&ControlMessage::Clipboard { text: "not allowed".into() }).unwrap();
+    let error = wait_for(&mut spectator, |e| matches!(e, ControlEvent::Error { .. })).await;
+    assert!(matches!(error, Some(ControlEvent::Error { code, .. }) if code == "control.not_allowed"));
+    server.abort();
+}
