@@ -41,6 +41,12 @@ enum Command {
         /// How many requests a key may make at once after a quiet spell.
         #[arg(long, default_value_t = 200)]
         rate_burst: u32,
+        /// How many viewer sessions one phone may have open at once.
+        #[arg(long, default_value_t = 8)]
+        max_sessions_per_phone: usize,
+        /// How many viewer sessions one tenant may have open at once.
+        #[arg(long, default_value_t = 200)]
+        max_sessions_per_tenant: usize,
     },
     /// Manages cloud phones.
     #[command(subcommand)]
@@ -758,13 +764,7 @@ fn say(text: &str) {
     let _ = out.flush();
 }
 
-async fn up(
-    data_dir: PathBuf,
-    listen: SocketAddr,
-    database: Option<String>,
-    master_key: Option<String>,
-    rate_limit: cloudphone_server::ratelimit::RateLimit,
-) -> anyhow::Result<()> {
+async fn up(config: cloudphone_server::Config) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -772,12 +772,6 @@ async fn up(
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = cloudphone_server::Config {
-        database,
-        master_key,
-        rate_limit,
-        ..cloudphone_server::Config::new(data_dir, listen)
-    };
     let server = cloudphone_server::start(config).await?;
     let url = &server.credentials.api_url;
     say(&format!(
@@ -796,9 +790,26 @@ async fn up(
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let data_dir = cli.data_dir.unwrap_or_else(default_data_dir);
     match cli.command {
-        Command::Up { listen, database, master_key, rate_limit, rate_burst } => {
-            let limit = cloudphone_server::ratelimit::RateLimit { per_second: rate_limit, burst: rate_burst };
-            up(data_dir, listen, database, master_key, limit).await.map(|_| ExitCode::SUCCESS)
+        Command::Up {
+            listen,
+            database,
+            master_key,
+            rate_limit,
+            rate_burst,
+            max_sessions_per_phone,
+            max_sessions_per_tenant,
+        } => {
+            let config = cloudphone_server::Config {
+                database,
+                master_key,
+                rate_limit: cloudphone_server::ratelimit::RateLimit { per_second: rate_limit, burst: rate_burst },
+                session_limits: cloudphone_server::services::SessionLimits {
+                    per_phone: max_sessions_per_phone,
+                    per_tenant: max_sessions_per_tenant,
+                },
+                ..cloudphone_server::Config::new(data_dir, listen)
+            };
+            up(config).await.map(|_| ExitCode::SUCCESS)
         }
         Command::Tenant(command) => {
             let client = client(&data_dir)?;

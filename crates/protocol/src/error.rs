@@ -124,6 +124,8 @@ catalogue! {
     PlaybackInvalidScript = ("playback.invalid_script", 400, "the playback script is invalid"),
     /// The shell command is empty.
     ShellEmptyCommand = ("shell.empty_command", 400, "the shell command is empty"),
+    /// The phone or the tenant has as many viewer sessions open as it may.
+    SessionLimitReached = ("session.limit_reached", 429, "too many viewer sessions are open; close one first"),
     /// The WebRTC offer could not be accepted.
     SignallingBadOffer = ("signalling.bad_offer", 400, "the SDP offer could not be accepted"),
     /// A control-channel message is not valid JSON of a known type.

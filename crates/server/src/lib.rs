@@ -46,12 +46,21 @@ pub struct Config {
     pub master_key: Option<String>,
     /// How fast each access key may call.
     pub rate_limit: ratelimit::RateLimit,
+    /// How many viewer sessions may be open per phone and per tenant.
+    pub session_limits: services::SessionLimits,
 }
 
 impl Config {
     /// The embedded default: SQLite and the master key in `data_dir`, the default rate limit.
     pub fn new(data_dir: PathBuf, listen: SocketAddr) -> Config {
-        Config { data_dir, listen, database: None, master_key: None, rate_limit: ratelimit::RateLimit::default() }
+        Config {
+            data_dir,
+            listen,
+            database: None,
+            master_key: None,
+            rate_limit: ratelimit::RateLimit::default(),
+            session_limits: services::SessionLimits::default(),
+        }
     }
 }
 
@@ -140,7 +149,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let gateway = Arc::new(Gateway::new(media_ip));
     let instances = Arc::new(services::Instances::new(store.clone(), host.clone()));
     instances.boot_all().await?;
-    let sessions = Arc::new(services::Sessions::new(store.clone(), host, gateway, public_url.clone()));
+    let sessions =
+        Arc::new(services::Sessions::new(store.clone(), host, gateway, public_url.clone(), config.session_limits));
 
     let tenants = Arc::new(services::Tenants::new(store.clone()));
 

@@ -608,20 +608,50 @@ fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// How many viewer sessions may be open at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// On one phone.
+    pub per_phone: usize,
+    /// For one tenant, over all its phones.
+    pub per_tenant: usize,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits { per_phone: 8, per_tenant: 200 }
+    }
+}
+
+/// The sessions one token opened: whose they are, and the switch that ends them. Each open
+/// session holds a receiver of the switch, so its receiver count is how many are open.
+struct LiveToken {
+    tenant: String,
+    instance: String,
+    end: tokio::sync::watch::Sender<bool>,
+}
+
 /// Viewer sessions.
 pub struct Sessions {
     store: Store,
     host: Arc<DeviceHost>,
     gateway: Arc<Gateway>,
     public_url: String,
-    /// Per token (by hash): the switch that ends every session it opened.
-    live: std::sync::Mutex<std::collections::HashMap<String, tokio::sync::watch::Sender<bool>>>,
+    limits: SessionLimits,
+    /// By token hash.
+    live: std::sync::Mutex<std::collections::HashMap<String, LiveToken>>,
 }
 
 impl Sessions {
     /// The service.
-    pub fn new(store: Store, host: Arc<DeviceHost>, gateway: Arc<Gateway>, public_url: String) -> Sessions {
-        Sessions { store, host, gateway, public_url, live: Default::default() }
+    pub fn new(
+        store: Store,
+        host: Arc<DeviceHost>,
+        gateway: Arc<Gateway>,
+        public_url: String,
+        limits: SessionLimits,
+    ) -> Sessions {
+        Sessions { store, host, gateway, public_url, limits, live: Default::default() }
     }
 
     /// Issues a session token (an SDK token: one phone, one end user, short-lived) for a running
@@ -678,8 +708,8 @@ impl Sessions {
     pub async fn revoke(&self, tenant: &str, token: &str) -> HttpResult<()> {
         let hash = token_hash(token);
         if self.store.revoke_session_token(tenant, &hash).await? {
-            if let Some(end) = self.live.lock().unwrap_or_else(|e| e.into_inner()).remove(&hash) {
-                let _ = end.send(true);
+            if let Some(token) = self.live.lock().unwrap_or_else(|e| e.into_inner()).remove(&hash) {
+                let _ = token.end.send(true);
             }
             Ok(())
         } else {
@@ -709,8 +739,35 @@ impl Sessions {
         let end = {
             let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
             // Forget the switches of tokens whose sessions have all ended.
-            live.retain(|_, end| end.receiver_count() > 0);
-            live.entry(token_hash(token)).or_insert_with(|| tokio::sync::watch::channel(false).0).subscribe()
+            live.retain(|_, t| t.end.receiver_count() > 0);
+            let open = |of: &dyn Fn(&LiveToken) -> bool| -> usize {
+                live.values().filter(|t| of(t)).map(|t| t.end.receiver_count()).sum()
+            };
+            if open(&|t| t.instance == row.instance_id) >= self.limits.per_phone {
+                return Err(ApiError::with_message(
+                    ErrorCode::SessionLimitReached,
+                    format!(
+                        "instance {} has {} viewer sessions, the most it may have",
+                        row.instance_id, self.limits.per_phone
+                    ),
+                )
+                .into());
+            }
+            if open(&|t| t.tenant == row.tenant_id) >= self.limits.per_tenant {
+                return Err(ApiError::with_message(
+                    ErrorCode::SessionLimitReached,
+                    format!("this tenant has {} viewer sessions open, the most it may have", self.limits.per_tenant),
+                )
+                .into());
+            }
+            live.entry(token_hash(token))
+                .or_insert_with(|| LiveToken {
+                    tenant: row.tenant_id.clone(),
+                    instance: row.instance_id.clone(),
+                    end: tokio::sync::watch::channel(false).0,
+                })
+                .end
+                .subscribe()
         };
         let answer = self.gateway.accept(offer_sdp, link, end).await.map_err(ApiError::from)?;
         Ok((row.instance_id, answer))

@@ -10,7 +10,7 @@ use cloudphone_protocol::control::{ControlEvent, InputCategory, KeyAction};
 use cloudphone_sdk::viewer::{Viewer, ViewerEvent};
 
 mod common;
-use common::start;
+use common::{start, start_with};
 
 /// Runs the viewer until `want` picks an event out of the control channel, or 10 s pass.
 async fn wait_for(viewer: &mut Viewer, want: impl Fn(&ControlEvent) -> bool) -> Option<ControlEvent> {
@@ -86,5 +86,27 @@ async fn phone_events_come_down_the_control_channel_through_the_gate() {
     spectator.send(&ControlMessage::Clipboard { text: "not allowed".into() }).unwrap();
     let error = wait_for(&mut spectator, |e| matches!(e, ControlEvent::Error { .. })).await;
     assert!(matches!(error, Some(ControlEvent::Error { code, .. }) if code == "control.not_allowed"));
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_capped_per_phone_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = cloudphone_server::services::SessionLimits { per_phone: 1, per_tenant: 10 };
+    let (server, client) = start_with(dir.path(), |c| cloudphone_server::Config { session_limits: limits, ..c }).await;
+    let id = client.create_instances(1).await.unwrap().remove(0).id;
+    let first = client.create_session(&id, &CreateSession::default()).await.unwrap();
+    let _viewer = Viewer::connect(&first.signalling_url, &first.session_token).await.unwrap();
+    let second = client.create_session(&id, &CreateSession::default()).await.unwrap();
+    let refused = Viewer::connect(&second.signalling_url, &second.session_token).await.err().expect("refused");
+    assert!(refused.to_string().contains("session.limit_reached"), "{refused}");
+    // When the first is gone (revoked here), there is room again.
+    client.revoke_session(&first.session_token).await.unwrap();
+    let mut again = Viewer::connect(&second.signalling_url, &second.session_token).await.unwrap();
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while again.stats().frames_decoded == 0 {
+        again.next_event(until.saturating_duration_since(std::time::Instant::now())).await.unwrap();
+        assert!(std::time::Instant::now() < until, "no picture");
+    }
     server.abort();
 }
