@@ -24,6 +24,7 @@
  * @property {(text: string) => void} [onClipboard] the phone's clipboard changed on the phone (VMOS `onOutputClipper`); only for sessions opened with the clipboard category
  * @property {(rotation: number, width: number, height: number) => void} [onRotation] the screen turned (quarter turns; VMOS `onChangeRotate`)
  * @property {(packageName: string) => void} [onForeground] another app came to the front
+ * @property {(stats: {rtt_ms?: number, loss?: number, fps: number, bitrate_kbps: number, bandwidth_kbps?: number, codec: string, width: number, height: number, encode_ms?: number}) => void} [onRunInformation] every 2 s, how the session is doing (VMOS `onRunInformation`)
  */
 
 /** An error with a code from the server's error catalogue (docs/errors.md). */
@@ -110,6 +111,9 @@ export class CloudPhoneSession {
             break;
           case "foreground":
             options.onForeground?.(message.package);
+            break;
+          case "stats":
+            options.onRunInformation?.(message);
             break;
           // Newer servers may send more kinds; an older SDK ignores them.
         }

@@ -10,7 +10,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use cloudphone_media::EncodedFrame;
@@ -28,6 +28,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 /// How long a session may take from answer to connected before it is dropped.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a session reports its statistics to the viewer.
+pub const STATS_INTERVAL: Duration = Duration::from_secs(2);
 
 /// What a session needs of the phone it shows. The server implements it over the device host,
 /// with the upstream gate inside [`PhoneLink::deliver`].
@@ -75,12 +77,51 @@ pub struct Gateway {
     bind_ip: IpAddr,
     crypto: Arc<str0m::config::CryptoProvider>,
     open: Arc<AtomicUsize>,
+    totals: Arc<GatewayTotals>,
+}
+
+/// Counters over every session, for metrics.
+#[derive(Debug, Default)]
+pub struct GatewayTotals {
+    /// Video pictures sent to viewers.
+    pub frames_sent: AtomicU64,
+    /// Video bytes sent to viewers (payload, before RTP).
+    pub video_bytes_sent: AtomicU64,
+    /// Statistics reports made (one per session every 2 s).
+    pub stats_reports: AtomicU64,
+    /// The sum of the round-trip times reported, microseconds (divide by `rtt_samples`).
+    pub rtt_us_sum: AtomicU64,
+    /// How many round-trip times were reported.
+    pub rtt_samples: AtomicU64,
+}
+
+/// What a session counts between two statistics reports.
+#[derive(Debug, Default)]
+struct SessionStats {
+    frames: u64,
+    bytes: u64,
+    encode_us: u64,
+    size: (u32, u32),
+    rtt: Option<Duration>,
+    loss: Option<f32>,
+    bandwidth_bps: Option<u64>,
+    since: Option<Instant>,
 }
 
 impl Gateway {
     /// A gateway whose sessions use UDP on `bind_ip` (also the address given to viewers).
     pub fn new(bind_ip: IpAddr) -> Gateway {
-        Gateway { bind_ip, crypto: Arc::new(str0m::crypto::from_feature_flags()), open: Arc::default() }
+        Gateway {
+            bind_ip,
+            crypto: Arc::new(str0m::crypto::from_feature_flags()),
+            open: Arc::default(),
+            totals: Arc::default(),
+        }
+    }
+
+    /// Counters over every session so far.
+    pub fn totals(&self) -> &GatewayTotals {
+        &self.totals
     }
 
     /// Sessions running now (answered and not yet ended).
@@ -106,6 +147,7 @@ impl Gateway {
             .set_crypto_provider(self.crypto.clone())
             .clear_codecs()
             .enable_h264(true)
+            .set_stats_interval(Some(STATS_INTERVAL))
             .build(Instant::now());
         let candidate = Candidate::host(local, "udp").map_err(|e| GatewayError::BadOffer(e.to_string()))?;
         rtc.add_local_candidate(candidate);
@@ -114,10 +156,11 @@ impl Gateway {
             .accept_offer(offer)
             .map_err(|e| GatewayError::BadOffer(format!("cannot answer the offer: {e}")))?;
         let video = link.subscribe_video();
+        let totals = self.totals.clone();
         let open = self.open.clone();
         open.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            Session::new(rtc, socket, local, link, video, end).run().await;
+            Session::new(rtc, socket, local, link, video, end, totals).run().await;
             open.fetch_sub(1, Ordering::Relaxed);
         });
         Ok(answer.to_sdp_string())
@@ -133,6 +176,10 @@ struct Session {
     video: broadcast::Receiver<Arc<EncodedFrame>>,
     /// The phone's events, for the control channel.
     events: broadcast::Receiver<ControlEvent>,
+    /// What the next statistics report is made from.
+    stats: SessionStats,
+    /// Totals over every session, for metrics.
+    totals: Arc<GatewayTotals>,
     /// Becomes `true` when the session must end (`None` once nobody can say so any more).
     end: Option<tokio::sync::watch::Receiver<bool>>,
     video_mid: Option<Mid>,
@@ -151,10 +198,13 @@ impl Session {
         link: Arc<dyn PhoneLink>,
         video: broadcast::Receiver<Arc<EncodedFrame>>,
         end: tokio::sync::watch::Receiver<bool>,
+        totals: Arc<GatewayTotals>,
     ) -> Session {
         let events = link.subscribe_events();
         Session {
             events,
+            stats: SessionStats::default(),
+            totals,
             rtc,
             socket,
             local,
@@ -281,6 +331,16 @@ impl Session {
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) | Event::Closed => return false,
             Event::MediaAdded(m) if m.kind == MediaKind::Video => self.video_mid = Some(m.mid),
             Event::KeyframeRequest(_) => self.link.request_keyframe(),
+            Event::PeerStats(peer) => {
+                self.stats.rtt = peer.rtt.or(self.stats.rtt);
+                self.stats.loss = peer.egress_loss_fraction.or(self.stats.loss);
+                self.stats.bandwidth_bps = peer.bwe_tx.map(|b| b.as_u64()).or(self.stats.bandwidth_bps);
+            }
+            Event::MediaEgressStats(media) => {
+                self.stats.rtt = media.rtt.or(self.stats.rtt);
+                self.stats.loss = media.loss.or(self.stats.loss);
+                self.report_stats();
+            }
             Event::ChannelOpen(id, label) if label == CONTROL_CHANNEL_LABEL => self.control = Some(id),
             Event::ChannelData(data) if Some(data.id) == self.control => {
                 let outcome = ControlMessage::parse(&data.data)
@@ -293,6 +353,32 @@ impl Session {
             _ => {}
         }
         true
+    }
+
+    /// Sends the viewer what happened since the last report, and starts counting afresh.
+    fn report_stats(&mut self) {
+        let now = Instant::now();
+        let since = self.stats.since.replace(now).unwrap_or(self.started);
+        let seconds = now.duration_since(since).as_secs_f64().max(0.001);
+        let s = &mut self.stats;
+        let event = ControlEvent::Stats {
+            rtt_ms: s.rtt.map(|r| r.as_secs_f64() * 1000.0),
+            loss: s.loss.map(f64::from),
+            fps: s.frames as f64 / seconds,
+            bitrate_kbps: s.bytes as f64 * 8.0 / 1000.0 / seconds,
+            bandwidth_kbps: s.bandwidth_bps.map(|b| b as f64 / 1000.0),
+            codec: "H264".into(),
+            width: s.size.0,
+            height: s.size.1,
+            encode_ms: (s.frames > 0).then(|| s.encode_us as f64 / 1000.0 / s.frames as f64),
+        };
+        if let Some(rtt) = s.rtt {
+            self.totals.rtt_us_sum.fetch_add(rtt.as_micros() as u64, Ordering::Relaxed);
+            self.totals.rtt_samples.fetch_add(1, Ordering::Relaxed);
+        }
+        self.totals.stats_reports.fetch_add(1, Ordering::Relaxed);
+        (s.frames, s.bytes, s.encode_us) = (0, 0, 0);
+        self.send_event(&event);
     }
 
     fn send_error(&mut self, error: &ApiError) {
@@ -326,7 +412,15 @@ impl Session {
         };
         let rtp_time = MediaTime::from_90khz(frame.timestamp_us * 9 / 100);
         match writer.write(pt, Instant::now(), rtp_time, frame.data.clone()) {
-            Ok(()) => self.awaiting_keyframe = false,
+            Ok(()) => {
+                self.awaiting_keyframe = false;
+                self.stats.frames += 1;
+                self.stats.bytes += frame.data.len() as u64;
+                self.stats.encode_us += u64::from(frame.encode_us);
+                self.stats.size = (frame.width, frame.height);
+                self.totals.frames_sent.fetch_add(1, Ordering::Relaxed);
+                self.totals.video_bytes_sent.fetch_add(frame.data.len() as u64, Ordering::Relaxed);
+            }
             Err(e) => tracing::debug!(error = %e, "video write failed"),
         }
     }

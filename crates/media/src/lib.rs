@@ -21,6 +21,8 @@ pub struct EncodedFrame {
     pub width: u32,
     /// Picture height.
     pub height: u32,
+    /// How long colour conversion and encoding took, microseconds.
+    pub encode_us: u32,
 }
 
 /// Why encoding failed.
@@ -125,6 +127,7 @@ impl VideoEncoder {
             self.force_keyframe = true;
         }
         let (encoder, _, _) = self.inner.as_mut().expect("set above");
+        let started = std::time::Instant::now();
         let source = RgbaSliceU8::new(rgba, (width as usize, height as usize));
         let yuv = match self.yuv.as_mut() {
             Some(buf) => {
@@ -138,7 +141,8 @@ impl VideoEncoder {
         }
         let bitstream = encoder.encode(yuv).map_err(|e| MediaError::Codec(e.to_string()))?;
         let keyframe = matches!(bitstream.frame_type(), FrameType::IDR | FrameType::I);
-        Ok(EncodedFrame { data: bitstream.to_vec(), keyframe, timestamp_us, width, height })
+        let encode_us = started.elapsed().as_micros().min(u32::MAX as u128) as u32;
+        Ok(EncodedFrame { data: bitstream.to_vec(), keyframe, timestamp_us, width, height, encode_us })
     }
 }
 

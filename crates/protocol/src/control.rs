@@ -259,6 +259,31 @@ pub enum ControlEvent {
         /// Its package (`com.android.launcher3` on the home screen).
         package: String,
     },
+    /// How the session is doing, every 2 s (VMOS `onRunInformation`).
+    Stats {
+        /// Round-trip time to the viewer, milliseconds, once measured.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rtt_ms: Option<f64>,
+        /// Fraction of video packets the viewer reports lost (0 to 1), once reported.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        loss: Option<f64>,
+        /// Video pictures sent per second over the interval (0 on a static screen).
+        fps: f64,
+        /// Video sent over the interval, kbit/s.
+        bitrate_kbps: f64,
+        /// The bandwidth estimate towards the viewer, kbit/s, once there is one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bandwidth_kbps: Option<f64>,
+        /// The video codec (`H264`).
+        codec: String,
+        /// The picture's width.
+        width: u32,
+        /// The picture's height.
+        height: u32,
+        /// Mean time to encode a picture over the interval, milliseconds (none sent: absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        encode_ms: Option<f64>,
+    },
     /// An upstream message was refused or could not be read; it was not delivered.
     Error {
         /// The error catalogue code (`control.invalid_message`, `control.not_allowed`, …).

@@ -117,6 +117,8 @@ pub struct ViewerStats {
     pub audio_packets: u64,
     /// Control events received.
     pub control_events: u64,
+    /// The server's latest statistics report (a `stats` control event: RTT, fps, bitrate, …).
+    pub server_report: Option<cloudphone_protocol::control::ControlEvent>,
 }
 
 /// A native viewer of one phone.
@@ -275,7 +277,13 @@ impl Viewer {
             }
             Event::ChannelData(data) => {
                 self.stats.control_events += 1;
-                Some(ViewerEvent::Control(String::from_utf8_lossy(&data.data).into_owned()))
+                let text = String::from_utf8_lossy(&data.data).into_owned();
+                if let Ok(report @ cloudphone_protocol::control::ControlEvent::Stats { .. }) =
+                    serde_json::from_str(&text)
+                {
+                    self.stats.server_report = Some(report);
+                }
+                Some(ViewerEvent::Control(text))
             }
             Event::ChannelClose(id) if id == self.control => {
                 self.closed = true;

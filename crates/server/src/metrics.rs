@@ -154,5 +154,17 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
     out.push_str("# HELP cloudphone_viewer_sessions Viewer sessions open now.\n");
     out.push_str("# TYPE cloudphone_viewer_sessions gauge\n");
     let _ = writeln!(out, "cloudphone_viewer_sessions {}", app.sessions.open_sessions());
+    let totals = app.sessions.gateway_totals();
+    let load = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+    out.push_str("# HELP cloudphone_viewer_frames_sent_total Video pictures sent to viewers.\n");
+    out.push_str("# TYPE cloudphone_viewer_frames_sent_total counter\n");
+    let _ = writeln!(out, "cloudphone_viewer_frames_sent_total {}", load(&totals.frames_sent));
+    out.push_str("# HELP cloudphone_viewer_video_bytes_sent_total Video bytes sent to viewers.\n");
+    out.push_str("# TYPE cloudphone_viewer_video_bytes_sent_total counter\n");
+    let _ = writeln!(out, "cloudphone_viewer_video_bytes_sent_total {}", load(&totals.video_bytes_sent));
+    out.push_str("# HELP cloudphone_viewer_rtt_seconds Round-trip times to viewers, one per 2 s report.\n");
+    out.push_str("# TYPE cloudphone_viewer_rtt_seconds summary\n");
+    let _ = writeln!(out, "cloudphone_viewer_rtt_seconds_sum {}", load(&totals.rtt_us_sum) as f64 / 1e6);
+    let _ = writeln!(out, "cloudphone_viewer_rtt_seconds_count {}", load(&totals.rtt_samples));
     (axum::http::StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out)
 }

@@ -722,6 +722,11 @@ impl Sessions {
         self.gateway.open_sessions()
     }
 
+    /// The gateway's counters over every session.
+    pub fn gateway_totals(&self) -> &cloudphone_gateway::GatewayTotals {
+        self.gateway.totals()
+    }
+
     /// Answers a viewer's SDP offer for the phone its token opens.
     pub async fn answer(&self, token: &str, offer_sdp: &str) -> HttpResult<(String, String)> {
         let row = self

@@ -82,6 +82,19 @@ async fn phone_events_come_down_the_control_channel_through_the_gate() {
     let rotation = wait_for(&mut spectator, |e| matches!(e, ControlEvent::Rotation { .. })).await;
     assert_eq!(rotation, Some(ControlEvent::Rotation { rotation: 1, width: 1280, height: 720 }));
 
+    // Every 2 s, how the session is doing.
+    let stats = wait_for(&mut spectator, |e| matches!(e, ControlEvent::Stats { .. })).await.expect("a report");
+    let ControlEvent::Stats { codec, width, height, fps, bitrate_kbps, .. } = stats else { unreachable!() };
+    assert_eq!((codec.as_str(), width, height), ("H264", 1280, 720), "the picture as rotated");
+    assert!(fps >= 0.0 && bitrate_kbps >= 0.0);
+    let metrics = reqwest::get(format!("{}/metrics", client.base_url())).await.unwrap().text().await.unwrap();
+    let sent: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("cloudphone_viewer_frames_sent_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(sent >= 2, "two viewers got pictures: {sent}");
+
     // A refused upstream message comes back as an error event, the session goes on.
     spectator.send(&ControlMessage::Clipboard { text: "not allowed".into() }).unwrap();
     let error = wait_for(&mut spectator, |e| matches!(e, ControlEvent::Error { .. })).await;
