@@ -24,6 +24,8 @@
  * @property {(text: string) => void} [onClipboard] the phone's clipboard changed on the phone (VMOS `onOutputClipper`); only for sessions opened with the clipboard category
  * @property {(rotation: number, width: number, height: number) => void} [onRotation] the screen turned (quarter turns; VMOS `onChangeRotate`)
  * @property {(packageName: string) => void} [onForeground] another app came to the front
+ * @property {(secondsLeft: number) => void} [onIdleWarning] no input for a while: the session is recycled in `secondsLeft` unless some comes (VMOS `onAutoRecycleTime`)
+ * @property {(reason: string) => void} [onSessionEnded] the server ended the session: `idle` or `revoked`
  * @property {(stats: {rtt_ms?: number, loss?: number, fps: number, bitrate_kbps: number, bandwidth_kbps?: number, codec: string, width: number, height: number, encode_ms?: number}) => void} [onRunInformation] every 2 s, how the session is doing (VMOS `onRunInformation`)
  */
 
@@ -114,6 +116,12 @@ export class CloudPhoneSession {
             break;
           case "stats":
             options.onRunInformation?.(message);
+            break;
+          case "idle_warning":
+            options.onIdleWarning?.(message.seconds_left);
+            break;
+          case "session_ended":
+            options.onSessionEnded?.(message.reason);
             break;
           // Newer servers may send more kinds; an older SDK ignores them.
         }

@@ -139,6 +139,9 @@ enum SessionCommand {
         /// How long it may open sessions, 60 to 86400 seconds.
         #[arg(long)]
         ttl: Option<u32>,
+        /// Recycle a session after this many seconds without input (10 to 7200; default 300).
+        #[arg(long)]
+        idle_timeout: Option<u32>,
     },
     /// Revokes a session token.
     Revoke {
@@ -947,8 +950,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Session(command) => {
             let client = client(&data_dir)?;
             match command {
-                SessionCommand::Create { id, end_user, ttl } => {
-                    let request = CreateSession { end_user, ttl_seconds: ttl, ..Default::default() };
+                SessionCommand::Create { id, end_user, ttl, idle_timeout } => {
+                    let request = CreateSession {
+                        end_user,
+                        ttl_seconds: ttl,
+                        idle_timeout_seconds: idle_timeout,
+                        ..Default::default()
+                    };
                     println!("{}", serde_json::to_string_pretty(&client.create_session(&id, &request).await?)?);
                 }
                 SessionCommand::Revoke { token } => client.revoke_session(&token).await?,

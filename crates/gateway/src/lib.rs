@@ -80,6 +80,21 @@ pub struct Gateway {
     totals: Arc<GatewayTotals>,
 }
 
+/// How one session is run.
+#[derive(Debug)]
+pub struct SessionOptions {
+    /// Turns `true` when the server ends the session (its token was revoked).
+    pub end: tokio::sync::watch::Receiver<bool>,
+    /// How long the session may go without user input before it is recycled.
+    pub idle_timeout: Duration,
+}
+
+/// How long before an idle session is recycled the viewer is warned: 30 s, or half the
+/// timeout when that is shorter.
+fn idle_warning_lead(timeout: Duration) -> Duration {
+    (timeout / 2).min(Duration::from_secs(30))
+}
+
 /// Counters over every session, for metrics.
 #[derive(Debug, Default)]
 pub struct GatewayTotals {
@@ -130,12 +145,13 @@ impl Gateway {
     }
 
     /// Answers a viewer's SDP offer and starts the session. Returns the SDP answer. The session
-    /// ends when the viewer goes, or as soon as `end` holds `true` (its token was revoked, say).
+    /// ends when the viewer goes, when `options.end` turns `true` (its token was revoked, say),
+    /// or after `options.idle_timeout` without user input (with a warning event before).
     pub async fn accept(
         &self,
         offer_sdp: &str,
         link: Arc<dyn PhoneLink>,
-        end: tokio::sync::watch::Receiver<bool>,
+        options: SessionOptions,
     ) -> Result<String, GatewayError> {
         let offer = SdpOffer::from_sdp_string(offer_sdp)
             .map_err(|e| GatewayError::BadOffer(format!("invalid SDP offer: {e}")))?;
@@ -160,7 +176,7 @@ impl Gateway {
         let open = self.open.clone();
         open.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            Session::new(rtc, socket, local, link, video, end, totals).run().await;
+            Session::new(rtc, socket, local, link, video, options, totals).run().await;
             open.fetch_sub(1, Ordering::Relaxed);
         });
         Ok(answer.to_sdp_string())
@@ -176,6 +192,12 @@ struct Session {
     video: broadcast::Receiver<Arc<EncodedFrame>>,
     /// The phone's events, for the control channel.
     events: broadcast::Receiver<ControlEvent>,
+    /// How long the session may go without user input.
+    idle_timeout: Duration,
+    /// When the viewer last acted (touch, key, text, clipboard); the session's start before.
+    last_input: Instant,
+    /// Whether the viewer was warned of the coming idle recycle.
+    warned: bool,
     /// What the next statistics report is made from.
     stats: SessionStats,
     /// Totals over every session, for metrics.
@@ -197,7 +219,7 @@ impl Session {
         local: SocketAddr,
         link: Arc<dyn PhoneLink>,
         video: broadcast::Receiver<Arc<EncodedFrame>>,
-        end: tokio::sync::watch::Receiver<bool>,
+        options: SessionOptions,
         totals: Arc<GatewayTotals>,
     ) -> Session {
         let events = link.subscribe_events();
@@ -210,7 +232,10 @@ impl Session {
             local,
             link,
             video,
-            end: Some(end),
+            end: Some(options.end),
+            idle_timeout: options.idle_timeout,
+            last_input: Instant::now(),
+            warned: false,
             video_mid: None,
             control: None,
             connected: false,
@@ -234,7 +259,20 @@ impl Session {
         loop {
             if self.end.as_ref().is_some_and(|end| *end.borrow()) {
                 tracing::info!("viewer session ended by the server");
+                self.end_with("revoked");
                 break;
+            }
+            let idle = self.last_input.elapsed();
+            if idle >= self.idle_timeout {
+                tracing::info!(idle_s = idle.as_secs(), "viewer session recycled as idle");
+                self.end_with("idle");
+                break;
+            }
+            let lead = idle_warning_lead(self.idle_timeout);
+            if !self.warned && idle + lead >= self.idle_timeout {
+                self.warned = true;
+                let seconds_left = (self.idle_timeout - idle).as_secs_f64().ceil() as u32;
+                self.send_event(&ControlEvent::IdleWarning { seconds_left });
             }
             let deadline = match self.drain().await {
                 Some(deadline) => deadline,
@@ -244,6 +282,7 @@ impl Session {
                 tracing::info!("viewer did not connect in time");
                 break;
             }
+            let wake = deadline.min(self.next_idle_check());
             let input = tokio::select! {
                 received = self.socket.recv_from(&mut buf) => match received {
                     Ok((n, source)) => match buf[..n].try_into() {
@@ -268,7 +307,7 @@ impl Session {
                     }
                     continue;
                 }
-                _ = tokio::time::sleep_until(deadline.into()) => Input::Timeout(Instant::now()),
+                _ = tokio::time::sleep_until(wake.into()) => Input::Timeout(Instant::now()),
                 event = self.events.recv() => {
                     match event {
                         Ok(event) if self.link.may_receive(&event) => self.send_event(&event),
@@ -345,7 +384,13 @@ impl Session {
             Event::ChannelData(data) if Some(data.id) == self.control => {
                 let outcome = ControlMessage::parse(&data.data)
                     .map_err(|e| ApiError::with_message(ErrorCode::ControlInvalidMessage, e))
-                    .and_then(|message| self.link.deliver(message));
+                    .and_then(|message| {
+                        if message.is_user_input() {
+                            self.last_input = Instant::now();
+                            self.warned = false;
+                        }
+                        self.link.deliver(message)
+                    });
                 if let Err(e) = outcome {
                     self.send_error(&e);
                 }
@@ -353,6 +398,21 @@ impl Session {
             _ => {}
         }
         true
+    }
+
+    /// When the idle rules next need a look: the warning, or the recycle.
+    fn next_idle_check(&self) -> Instant {
+        let recycle = self.last_input + self.idle_timeout;
+        if self.warned { recycle } else { recycle - idle_warning_lead(self.idle_timeout) }
+    }
+
+    /// Tells the viewer why the session ends, and gives the message a moment to go out.
+    fn end_with(&mut self, reason: &str) {
+        self.send_event(&ControlEvent::SessionEnded { reason: reason.to_owned() });
+        // Flush what str0m has queued (the event) before the connection closes.
+        while let Ok(Output::Transmit(t)) = self.rtc.poll_output() {
+            let _ = self.socket.try_send_to(&t.contents, t.destination);
+        }
     }
 
     /// Sends the viewer what happened since the last report, and starts counting afresh.

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cloudphone_gateway::{Gateway, PhoneLink};
+use cloudphone_gateway::{Gateway, PhoneLink, SessionOptions};
 use cloudphone_host::{DeviceHost, Phone};
 use cloudphone_media::EncodedFrame;
 use cloudphone_protocol::control::ControlEvent;
@@ -103,9 +103,11 @@ async fn video_control_and_errors_over_a_real_session() {
     let (offer, pending) = change.apply().unwrap();
 
     let (end, ended) = tokio::sync::watch::channel(false);
-    let answer = gateway.accept(&offer.to_sdp_string(), Arc::new(Direct(phone.clone())), ended.clone()).await.unwrap();
+    let options = |end| SessionOptions { end, idle_timeout: Duration::from_secs(3600) };
+    let answer =
+        gateway.accept(&offer.to_sdp_string(), Arc::new(Direct(phone.clone())), options(ended.clone())).await.unwrap();
     rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
-    assert!(gateway.accept("not sdp", Arc::new(Direct(phone.clone())), ended).await.is_err());
+    assert!(gateway.accept("not sdp", Arc::new(Direct(phone.clone())), options(ended)).await.is_err());
     let mut client = Client { rtc, socket, local };
 
     // 1. A keyframe arrives and decodes to the phone's size.

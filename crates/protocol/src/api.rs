@@ -84,6 +84,10 @@ pub struct CreateSession {
     /// How long the token may open sessions, 60 to 86400 seconds (default 600).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_seconds: Option<u32>,
+    /// A session with no input (touch, key, text, clipboard) for this long is recycled, after an
+    /// `idle_warning` event: 10 to 7200 seconds (default 300; VMOS `setAutoRecycleTime`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_seconds: Option<u32>,
 }
 
 /// `POST /v1/sessions/revoke`.
@@ -114,6 +118,8 @@ pub struct SessionGrant {
     /// The end user the token is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_user: Option<String>,
+    /// Seconds without input before a session is recycled.
+    pub idle_timeout_seconds: u32,
 }
 
 /// Signalling request body (`POST /v1/signalling/offer`, `Authorization: Bearer <token>`).

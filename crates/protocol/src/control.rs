@@ -284,6 +284,17 @@ pub enum ControlEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         encode_ms: Option<f64>,
     },
+    /// The session has had no input for a while and will be recycled in `seconds_left` unless
+    /// some comes (VMOS idle recycle; any touch, key, text or clipboard input counts).
+    IdleWarning {
+        /// Seconds until it ends.
+        seconds_left: u32,
+    },
+    /// The server is ending the session; the connection closes next.
+    SessionEnded {
+        /// `idle` (no input for the idle timeout) or `revoked` (its token was revoked).
+        reason: String,
+    },
     /// An upstream message was refused or could not be read; it was not delivered.
     Error {
         /// The error catalogue code (`control.invalid_message`, `control.not_allowed`, …).
@@ -301,6 +312,12 @@ impl ControlEvent {
 }
 
 impl ControlMessage {
+    /// Whether this is the end user acting (touch, scroll, key, text, clipboard), which keeps a
+    /// session from being recycled as idle; sensor and location feeds flow by themselves.
+    pub fn is_user_input(&self) -> bool {
+        !matches!(self, ControlMessage::Sensor(_) | ControlMessage::Location(_))
+    }
+
     /// The category this message belongs to.
     pub fn category(&self) -> InputCategory {
         match self {

@@ -28,6 +28,8 @@ pub use crate::paging::MAX_PAGE;
 
 /// The most instances one create call makes.
 pub const MAX_CREATE_COUNT: u32 = 100;
+/// How long a session may go without input before it is recycled, unless the token says.
+pub const DEFAULT_IDLE_TIMEOUT_S: u32 = 300;
 /// How long a session token stays valid.
 pub const SESSION_TOKEN_TTL_MS: i64 = 10 * 60 * 1000;
 
@@ -679,6 +681,12 @@ impl Sessions {
                 .into());
             }
         }
+        let idle_timeout_s = request.idle_timeout_seconds.unwrap_or(DEFAULT_IDLE_TIMEOUT_S);
+        if !(10..=7200).contains(&idle_timeout_s) {
+            return Err(
+                ApiError::with_message(ErrorCode::InvalidParameter, "idle_timeout_seconds must be 10 to 7200").into()
+            );
+        }
         instances.phone(tenant, instance_id).await?;
         let allow: BTreeSet<InputCategory> =
             request.allow.unwrap_or_else(|| InputCategory::ALL.to_vec()).into_iter().collect();
@@ -690,6 +698,7 @@ impl Sessions {
             expires_at,
             allow: allow.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","),
             end_user: request.end_user.clone().unwrap_or_default(),
+            idle_timeout_s: i64::from(idle_timeout_s),
         };
         self.store.insert_session_token(&token_hash(&token), &row).await?;
         Ok(SessionGrant {
@@ -700,6 +709,7 @@ impl Sessions {
             expires_at: rfc3339(expires_at),
             allow: allow.into_iter().collect(),
             end_user: request.end_user,
+            idle_timeout_seconds: idle_timeout_s,
         })
     }
 
@@ -774,7 +784,11 @@ impl Sessions {
                 .end
                 .subscribe()
         };
-        let answer = self.gateway.accept(offer_sdp, link, end).await.map_err(ApiError::from)?;
+        let options = cloudphone_gateway::SessionOptions {
+            end,
+            idle_timeout: std::time::Duration::from_secs(row.idle_timeout_s.clamp(10, 7200) as u64),
+        };
+        let answer = self.gateway.accept(offer_sdp, link, options).await.map_err(ApiError::from)?;
         Ok((row.instance_id, answer))
     }
 }

@@ -36,6 +36,11 @@ async fn wait_within(
 
 async fn open(client: &cloudphone_sdk::Client, id: &str, allow: Option<Vec<InputCategory>>) -> Viewer {
     let grant = client.create_session(id, &CreateSession { allow, ..Default::default() }).await.unwrap();
+    ready(&grant).await
+}
+
+/// Connects with a grant and waits for a picture and the control channel.
+async fn ready(grant: &cloudphone_protocol::api::SessionGrant) -> Viewer {
     let mut viewer = Viewer::connect(&grant.signalling_url, &grant.session_token).await.unwrap();
     let until = std::time::Instant::now() + Duration::from_secs(20);
     while !viewer.control_open() || viewer.stats().frames_decoded == 0 {
@@ -109,17 +114,48 @@ async fn sessions_are_capped_per_phone_with_a_clear_error() {
     let (server, client) = start_with(dir.path(), |c| cloudphone_server::Config { session_limits: limits, ..c }).await;
     let id = client.create_instances(1).await.unwrap().remove(0).id;
     let first = client.create_session(&id, &CreateSession::default()).await.unwrap();
-    let _viewer = Viewer::connect(&first.signalling_url, &first.session_token).await.unwrap();
+    let mut viewer = ready(&first).await;
     let second = client.create_session(&id, &CreateSession::default()).await.unwrap();
     let refused = Viewer::connect(&second.signalling_url, &second.session_token).await.err().expect("refused");
     assert!(refused.to_string().contains("session.limit_reached"), "{refused}");
-    // When the first is gone (revoked here), there is room again.
+    // When the first is gone (revoked here: it is told why), there is room again.
     client.revoke_session(&first.session_token).await.unwrap();
+    let ended = wait_for(&mut viewer, |e| matches!(e, ControlEvent::SessionEnded { .. })).await;
+    assert_eq!(ended, Some(ControlEvent::SessionEnded { reason: "revoked".into() }));
     let mut again = Viewer::connect(&second.signalling_url, &second.session_token).await.unwrap();
     let until = std::time::Instant::now() + Duration::from_secs(20);
     while again.stats().frames_decoded == 0 {
         again.next_event(until.saturating_duration_since(std::time::Instant::now())).await.unwrap();
         assert!(std::time::Instant::now() < until, "no picture");
     }
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sessions_are_warned_then_recycled_and_input_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+    let id = client.create_instances(1).await.unwrap().remove(0).id;
+    let request = CreateSession { idle_timeout_seconds: Some(10), ..Default::default() };
+    let grant = client.create_session(&id, &request).await.unwrap();
+    assert_eq!(grant.idle_timeout_seconds, 10);
+    let mut viewer = Viewer::connect(&grant.signalling_url, &grant.session_token).await.unwrap();
+    let started = std::time::Instant::now();
+
+    // Warned halfway (the lead is 30 s, or half of a shorter timeout).
+    let warning = wait_for(&mut viewer, |e| matches!(e, ControlEvent::IdleWarning { .. })).await;
+    assert!(matches!(warning, Some(ControlEvent::IdleWarning { seconds_left }) if seconds_left <= 5));
+    assert!(started.elapsed() >= Duration::from_secs(4), "not before the lead: {:?}", started.elapsed());
+    // A key press keeps it: the next warning is a full half-timeout later.
+    let pressed = std::time::Instant::now();
+    viewer.send(&key("KEYCODE_HOME")).unwrap();
+    let again = wait_for(&mut viewer, |e| matches!(e, ControlEvent::IdleWarning { .. })).await;
+    assert!(again.is_some() && pressed.elapsed() >= Duration::from_secs(4), "{:?}", pressed.elapsed());
+    let ended = wait_for(&mut viewer, |e| matches!(e, ControlEvent::SessionEnded { .. })).await;
+    assert_eq!(ended, Some(ControlEvent::SessionEnded { reason: "idle".into() }));
+    assert!(pressed.elapsed() >= Duration::from_secs(9), "recycled after the timeout: {:?}", pressed.elapsed());
+
+    let bad = CreateSession { idle_timeout_seconds: Some(7201), ..Default::default() };
+    assert_eq!(common::code(client.create_session(&id, &bad).await), "request.invalid_parameter");
     server.abort();
 }

@@ -145,6 +145,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (delivery_id, attempt)
     )",
     ),
+    (5, "ALTER TABLE session_tokens ADD COLUMN idle_timeout_s BIGINT NOT NULL DEFAULT 300"),
 ];
 
 /// A tenant.
@@ -225,6 +226,8 @@ pub struct SessionTokenRow {
     pub allow: String,
     /// The end user it is for (empty: not given).
     pub end_user: String,
+    /// Seconds without input after which a session it opened is recycled.
+    pub idle_timeout_s: i64,
 }
 
 /// Which database a store runs on.
@@ -613,13 +616,14 @@ impl Store {
 
     /// Stores a session token by its hash.
     pub async fn insert_session_token(&self, token_hash: &str, row: &SessionTokenRow) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO session_tokens (token_hash, instance_id, tenant_id, allow, expires_at, end_user) VALUES ($1, $2, $3, $4, $5, $6)")
+        sqlx::query("INSERT INTO session_tokens (token_hash, instance_id, tenant_id, allow, expires_at, end_user, idle_timeout_s) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(token_hash)
             .bind(&row.instance_id)
             .bind(&row.tenant_id)
             .bind(&row.allow)
             .bind(row.expires_at)
             .bind(&row.end_user)
+            .bind(row.idle_timeout_s)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -639,7 +643,7 @@ impl Store {
     pub async fn session_token(&self, token_hash: &str, now: i64) -> Result<Option<SessionTokenRow>, StoreError> {
         sqlx::query("DELETE FROM session_tokens WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
         let row = sqlx::query(
-            "SELECT instance_id, tenant_id, allow, expires_at, end_user FROM session_tokens WHERE token_hash = $1",
+            "SELECT instance_id, tenant_id, allow, expires_at, end_user, idle_timeout_s FROM session_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -650,6 +654,7 @@ impl Store {
             expires_at: r.get("expires_at"),
             allow: r.get("allow"),
             end_user: r.get("end_user"),
+            idle_timeout_s: r.get("idle_timeout_s"),
         }))
     }
 }
@@ -937,6 +942,7 @@ mod tests {
                 expires_at: 100,
                 allow: "touch".into(),
                 end_user: "u-1".into(),
+                idle_timeout_s: 300,
             };
             store.insert_session_token("h", &row).await.unwrap();
             assert_eq!(store.session_token("h", 50).await.unwrap(), Some(row.clone()));
