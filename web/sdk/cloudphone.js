@@ -12,7 +12,8 @@
  *   | {type: "scroll", x: number, y: number, dx: number, dy: number, width: number, height: number}
  *   | {type: "key", action: KeyAction, keycode: string}
  *   | {type: "text", text: string}
- *   | {type: "clipboard", text: string}} ControlMessage
+ *   | {type: "clipboard", text: string}
+ *   | {type: "rotate", rotation: 0 | 1 | 2 | 3}} ControlMessage
  */
 /**
  * @typedef {object} ConnectOptions
@@ -182,6 +183,14 @@ export class CloudPhoneSession {
    */
   clipboard(text) {
     this.send({ type: "clipboard", text });
+  }
+
+  /**
+   * Turns the phone's screen (VMOS `setPhoneRotation`); `onRotation` reports the result.
+   * @param {0 | 1 | 2 | 3} rotation quarter turns from upright
+   */
+  rotate(rotation) {
+    this.send({ type: "rotate", rotation });
   }
 
   /**

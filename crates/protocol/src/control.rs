@@ -141,6 +141,11 @@ pub enum ControlMessage {
         /// The text.
         text: String,
     },
+    /// Asks the phone to turn its screen (VMOS `setPhoneRotation`); a `rotation` event follows.
+    Rotate {
+        /// Quarter turns from upright, 0 to 3.
+        rotation: u32,
+    },
 }
 
 /// The motion sensors a phone takes readings for.
@@ -322,7 +327,8 @@ impl ControlMessage {
     pub fn category(&self) -> InputCategory {
         match self {
             ControlMessage::Touch { .. } | ControlMessage::Scroll { .. } => InputCategory::Touch,
-            ControlMessage::Key { .. } => InputCategory::Key,
+            // Turning the screen is device control, like the navigation keys.
+            ControlMessage::Key { .. } | ControlMessage::Rotate { .. } => InputCategory::Key,
             ControlMessage::Text { .. } => InputCategory::Text,
             ControlMessage::Sensor(_) => InputCategory::Sensor,
             ControlMessage::Location(_) => InputCategory::Location,

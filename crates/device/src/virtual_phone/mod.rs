@@ -859,6 +859,7 @@ impl Device for VirtualPhone {
             ControlMessage::Sensor(reading) => self.sensor(reading)?,
             ControlMessage::Location(fix) => self.set_location(fix, hal::LocationSource::Viewer)?,
             ControlMessage::Clipboard { text } => self.set_clipboard(text, hal::ClipboardOrigin::Viewer)?,
+            ControlMessage::Rotate { rotation } => self.set_rotation(*rotation)?,
         }
         Ok(())
     }
