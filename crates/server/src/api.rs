@@ -28,6 +28,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{self, Tenant};
 use crate::credentials::random_hex;
 use crate::error::{HttpError, HttpResult};
+use crate::paging::PageQuery;
 use crate::services::Instances;
 use crate::tasks::MAX_WAIT;
 use crate::{AppState, metrics, openapi, web};
@@ -397,7 +398,8 @@ async fn list_tasks(
         instance_id: q.instance_id,
         parent_id: q.parent_id,
     };
-    Ok(Json(app.tasks.list(&tenant.id, filter, q.cursor.as_deref(), q.limit.unwrap_or(100)).await?).into_response())
+    let page = PageQuery { limit: q.limit, cursor: q.cursor };
+    Ok(Json(app.tasks.list(&tenant.id, filter, &page).await?).into_response())
 }
 
 /// One task; `wait` long-polls until it ends.
@@ -470,8 +472,10 @@ async fn list_deliveries(
     query: Result<axum::extract::Query<DeliveryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> HttpResult<Response> {
     let q = query.map(|q| q.0).map_err(|e| ApiError::with_message(ErrorCode::InvalidParameter, e.to_string()))?;
-    let page =
-        app.callbacks.deliveries(&tenant.id, q.status.as_deref(), q.cursor.as_deref(), q.limit.unwrap_or(100)).await?;
+    let page = app
+        .callbacks
+        .deliveries(&tenant.id, q.status.as_deref(), &PageQuery { limit: q.limit, cursor: q.cursor })
+        .await?;
     Ok(Json(page).into_response())
 }
 
@@ -503,7 +507,7 @@ async fn list_instances(
     query: Result<axum::extract::Query<crate::paging::PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> HttpResult<Response> {
     let page = crate::paging::query(query)?;
-    let (instances, next_cursor) = app.instances.list(&tenant.id, page.cursor.as_deref(), page.limit()?).await?;
+    let (instances, next_cursor) = app.instances.list(&tenant.id, &page).await?;
     Ok(Json(InstanceList { instances, next_cursor }).into_response())
 }
 

@@ -10,7 +10,7 @@ use cloudphone_store::{DeliveryRow, Store, now_millis};
 
 use crate::credentials::random_hex;
 use crate::error::HttpResult;
-use crate::services::MAX_PAGE;
+use crate::paging::PageQuery;
 
 /// Callback configuration and the delivery log.
 pub struct Callbacks {
@@ -102,27 +102,15 @@ impl Callbacks {
     }
 
     /// A page of the tenant's deliveries, newest first, optionally of one status.
-    pub async fn deliveries(
-        &self,
-        tenant: &str,
-        status: Option<&str>,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> HttpResult<DeliveryList> {
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(invalid(&format!("limit must be 1 to {MAX_PAGE}")).into());
-        }
+    pub async fn deliveries(&self, tenant: &str, status: Option<&str>, page: &PageQuery) -> HttpResult<DeliveryList> {
+        let limit = page.limit()? as usize;
         if status.is_some_and(|s| !["pending", "delivered", "failed"].contains(&s)) {
             return Err(invalid("status must be pending, delivered or failed").into());
         }
-        let before = cursor.map(|c| crate::paging::decode("deliveries", c)).transpose()?;
-        let mut rows = self.store.deliveries(tenant, status, before.as_deref(), limit as i64 + 1).await?;
-        let more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        Ok(DeliveryList {
-            next_cursor: if more { rows.last().map(|r| crate::paging::encode("deliveries", &r.id)) } else { None },
-            deliveries: rows.iter().map(delivery_view).collect(),
-        })
+        let before = page.cursor.as_deref().map(|c| crate::paging::decode("deliveries", c)).transpose()?;
+        let rows = self.store.deliveries(tenant, status, before.as_deref(), limit as i64 + 1).await?;
+        let (rows, next_cursor) = crate::paging::finish("deliveries", rows, limit, |r| r.id.clone());
+        Ok(DeliveryList { next_cursor, deliveries: rows.iter().map(delivery_view).collect() })
     }
 
     /// One delivery with its attempt log.

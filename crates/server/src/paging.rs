@@ -57,12 +57,23 @@ pub fn page<T>(
 ) -> HttpResult<(Vec<T>, Option<String>)> {
     let limit = query.limit()? as usize;
     let after = query.cursor.as_deref().map(|c| decode(list, c)).transpose()?;
-    let mut rows: Vec<T> =
-        items.into_iter().filter(|item| after.as_ref().is_none_or(|a| position(item) > *a)).collect();
+    let rows: Vec<T> =
+        items.into_iter().filter(|item| after.as_ref().is_none_or(|a| position(item) > *a)).take(limit + 1).collect();
+    Ok(finish(list, rows, limit, position))
+}
+
+/// Cuts a page out of rows fetched one past its `limit` (the extra one says that another page
+/// follows) and makes the cursor of the last row kept.
+pub fn finish<T>(
+    list: &str,
+    mut rows: Vec<T>,
+    limit: usize,
+    position: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
     let more = rows.len() > limit;
     rows.truncate(limit);
     let next = if more { rows.last().map(|r| encode(list, &position(r))) } else { None };
-    Ok((rows, next))
+    (rows, next)
 }
 
 /// A page of an append-only list held in memory (new items only ever come at its end, such as

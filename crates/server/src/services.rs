@@ -23,8 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::credentials::random_hex;
 use crate::error::{HttpError, HttpResult};
 use crate::gate::GatedPhone;
-
-pub use crate::paging::MAX_PAGE;
+use crate::paging::PageQuery;
 
 /// The most instances one create call makes.
 pub const MAX_CREATE_COUNT: u32 = 100;
@@ -120,36 +119,20 @@ impl Instances {
     }
 
     /// One page of a tenant's instances and the cursor of the next page, if there is one.
-    pub async fn list(
-        &self,
-        tenant: &str,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> HttpResult<(Vec<Instance>, Option<String>)> {
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(
-                ApiError::with_message(ErrorCode::InvalidParameter, format!("limit must be 1 to {MAX_PAGE}")).into()
-            );
-        }
-        let after = cursor
+    pub async fn list(&self, tenant: &str, page: &PageQuery) -> HttpResult<(Vec<Instance>, Option<String>)> {
+        let limit = page.limit()? as usize;
+        let invalid = || HttpError::from(ErrorCode::InvalidCursor);
+        let after = page
+            .cursor
+            .as_deref()
             .map(|c| {
                 let position = crate::paging::decode("instances", c)?;
-                let (time, id) = position.split_once(':').ok_or(HttpError::from(ErrorCode::InvalidCursor))?;
-                Ok::<_, HttpError>((
-                    time.parse().map_err(|_| HttpError::from(ErrorCode::InvalidCursor))?,
-                    id.to_owned(),
-                ))
+                let (time, id) = position.split_once(':').ok_or_else(invalid)?;
+                Ok::<_, HttpError>((time.parse().map_err(|_| invalid())?, id.to_owned()))
             })
             .transpose()?;
-        // One more than asked tells whether another page follows.
-        let mut rows = self.store.list_instances_page(tenant, after, limit as i64 + 1).await?;
-        let more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        let next = if more {
-            rows.last().map(|r| crate::paging::encode("instances", &format!("{}:{}", r.created_at, r.id)))
-        } else {
-            None
-        };
+        let rows = self.store.list_instances_page(tenant, after, limit as i64 + 1).await?;
+        let (rows, next) = crate::paging::finish("instances", rows, limit, |r| format!("{}:{}", r.created_at, r.id));
         Ok((rows.iter().map(instance_from_row).collect(), next))
     }
 

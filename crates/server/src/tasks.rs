@@ -20,7 +20,8 @@ use serde_json::{Value, json};
 
 use crate::credentials::random_hex;
 use crate::error::{HttpError, HttpResult};
-use crate::services::{AppAction, Instances, Lifecycle, MAX_CREATE_COUNT, MAX_PAGE};
+use crate::paging::PageQuery;
+use crate::services::{AppAction, Instances, Lifecycle, MAX_CREATE_COUNT};
 
 /// The most phones one batch acts on.
 pub const MAX_BATCH: usize = 500;
@@ -268,16 +269,8 @@ impl Tasks {
     }
 
     /// A page of the tenant's tasks, newest first.
-    pub async fn list(
-        &self,
-        tenant: &str,
-        filter: TaskFilter,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> HttpResult<TaskList> {
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(invalid(format!("limit must be 1 to {MAX_PAGE}")).into());
-        }
+    pub async fn list(&self, tenant: &str, filter: TaskFilter, page: &PageQuery) -> HttpResult<TaskList> {
+        let limit = page.limit()? as usize;
         if let Some(status) = &filter.status {
             cloudphone_protocol::TaskStatus::parse(status)
                 .ok_or_else(|| invalid(format!("unknown status {status:?}")))?;
@@ -285,11 +278,9 @@ impl Tasks {
         if let Some(kind) = &filter.kind {
             TaskKind::parse(kind).ok_or_else(|| invalid(format!("unknown kind {kind:?}")))?;
         }
-        let before = cursor.map(|c| crate::paging::decode("tasks", c)).transpose()?;
-        let mut rows = self.store.tasks(tenant, &filter, before.as_deref(), limit as i64 + 1).await?;
-        let more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        let next_cursor = if more { rows.last().map(|r| crate::paging::encode("tasks", &r.id)) } else { None };
+        let before = page.cursor.as_deref().map(|c| crate::paging::decode("tasks", c)).transpose()?;
+        let rows = self.store.tasks(tenant, &filter, before.as_deref(), limit as i64 + 1).await?;
+        let (rows, next_cursor) = crate::paging::finish("tasks", rows, limit, |r| r.id.clone());
         let mut tasks = Vec::with_capacity(rows.len());
         for row in &rows {
             tasks.push(self.engine.view(row).await?);
