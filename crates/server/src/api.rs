@@ -27,7 +27,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{self, Tenant};
 use crate::credentials::random_hex;
-use crate::error::{HttpError, HttpResult};
+use crate::error::{HttpError, HttpResult, body_error};
 use crate::paging::PageQuery;
 use crate::services::Instances;
 use crate::tasks::MAX_WAIT;
@@ -156,24 +156,6 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
         .with_state(state)
-}
-
-/// The catalogue error of a body that does not parse: unknown field, wrong type and missing
-/// field each have their own code; anything else (not JSON at all) is `request.invalid_body`.
-pub(crate) fn body_error(e: &serde_json::Error) -> ApiError {
-    let message = e.to_string();
-    let code = if !e.is_data() {
-        ErrorCode::InvalidBody
-    } else if message.starts_with("unknown field") {
-        ErrorCode::UnknownField
-    } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
-        ErrorCode::WrongType
-    } else if message.starts_with("missing field") {
-        ErrorCode::MissingField
-    } else {
-        ErrorCode::InvalidBody
-    };
-    ApiError::with_message(code, message)
 }
 
 /// Parses a JSON body; an empty body means the defaults.

@@ -25,6 +25,12 @@ impl IntoResponse for HttpError {
     }
 }
 
+impl From<HttpError> for ApiError {
+    fn from(e: HttpError) -> Self {
+        e.0
+    }
+}
+
 impl From<ApiError> for HttpError {
     fn from(e: ApiError) -> Self {
         HttpError(e)
@@ -98,6 +104,24 @@ impl From<IdentityError> for HttpError {
         };
         HttpError(ApiError::with_message(code, e.to_string()))
     }
+}
+
+/// The catalogue error of a body that does not parse: unknown field, wrong type and missing
+/// field each have their own code; anything else (not JSON at all) is `request.invalid_body`.
+pub fn body_error(e: &serde_json::Error) -> ApiError {
+    let message = e.to_string();
+    let code = if !e.is_data() {
+        ErrorCode::InvalidBody
+    } else if message.starts_with("unknown field") {
+        ErrorCode::UnknownField
+    } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        ErrorCode::WrongType
+    } else if message.starts_with("missing field") {
+        ErrorCode::MissingField
+    } else {
+        ErrorCode::InvalidBody
+    };
+    ApiError::with_message(code, message)
 }
 
 /// Shorthand for handler results.

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::credentials::random_hex;
-use crate::error::{HttpError, HttpResult};
+use crate::error::{HttpError, HttpResult, body_error};
 use crate::paging::PageQuery;
 use crate::services::{AppAction, Instances, Lifecycle, MAX_CREATE_COUNT};
 
@@ -68,7 +68,7 @@ fn invalid(message: impl Into<String>) -> ApiError {
 fn params_of<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     let value = if value.is_null() { json!({}) } else { value };
     serde_json::from_value(value).map_err(|e| {
-        let error = crate::api::body_error(&e);
+        let error = body_error(&e);
         ApiError::with_message(error.code, format!("params: {}", error.message))
     })
 }
@@ -381,11 +381,5 @@ impl Executor for TaskRunner {
                 TaskKind::Batch => Err(ApiError::with_message(ErrorCode::Internal, "a batch is not run itself")),
             }
         })
-    }
-}
-
-impl From<HttpError> for ApiError {
-    fn from(e: HttpError) -> Self {
-        e.0
     }
 }
