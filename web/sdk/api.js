@@ -189,7 +189,7 @@ export class ApiClient {
   async createInstances(count) {
     const created = await (await this.request("POST", "/v1/instances?wait=60", { count })).json();
     if (created.task.status !== "done") {
-      const error = created.task.error ?? { code: "task.not_done", message: `the task is ${created.task.status}` };
+      const error = created.task.error ?? { code: "task.not_ended", message: `the task is ${created.task.status}` };
       throw new CloudPhoneError(error.code, error.message);
     }
     return created.instances;

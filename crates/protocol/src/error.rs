@@ -142,6 +142,12 @@ catalogue! {
     TaskNotCancellable = ("task.not_cancellable", 409, "the task is running or has ended and cannot be cancelled"),
     /// The server stopped while the task ran, and the task is not safe to run twice.
     TaskInterrupted = ("task.interrupted", 500, "the server stopped while the task ran; it was not run again because it may not be safe to repeat"),
+    /// The task was cancelled before it ran (by the caller, or with its batch).
+    TaskCancelled = ("task.cancelled", 409, "the task was cancelled before it ran"),
+    /// Some of a batch's tasks did not succeed (the batch's `result` counts them).
+    TaskBatchFailed = ("task.batch_failed", 409, "some of the batch's tasks did not succeed"),
+    /// A result was asked of a task that is still pending or running.
+    TaskNotEnded = ("task.not_ended", 409, "the task has not ended yet"),
     /// The task ran past its deadline.
     TaskTimedOut = ("task.timeout", 504, "the task did not finish before its deadline"),
     /// The tenant has no callback URL configured.

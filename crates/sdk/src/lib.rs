@@ -332,7 +332,8 @@ impl Client {
     }
 
     /// What a finished task produced, or its error as a [`ClientError::Api`] with the
-    /// catalogue's code (`task.timeout`, `task.cancelled`, or the operation's own).
+    /// catalogue's code (`task.timeout`, `task.cancelled`, `task.batch_failed`, `task.not_ended`, or
+    /// the operation's own).
     pub fn task_result<T: DeserializeOwned>(task: &TaskView) -> Result<T, ClientError> {
         let failure = |code: &str, message: &str| ClientError::Api {
             status: ErrorCode::from_code(code).map(|c| c.http_status()).unwrap_or(500),
@@ -343,9 +344,9 @@ impl Client {
             (TaskStatus::Done, _) => serde_json::from_value(task.result.clone().unwrap_or(serde_json::Value::Null))
                 .map_err(|e| ClientError::Decode(format!("task {} result: {e}", task.id))),
             (_, Some(error)) => Err(failure(&error.code, &error.message)),
-            (TaskStatus::Cancelled, None) => Err(failure("task.cancelled", "the task was cancelled")),
+            // Every ended task other than a done one carries its error; so this one is running.
             (status, None) => Err(failure(
-                "task.not_done",
+                ErrorCode::TaskNotEnded.code(),
                 &format!("task {} is {} (VMOS {})", task.id, status.as_str(), status.vmos_code()),
             )),
         }

@@ -271,11 +271,27 @@ impl Engine {
             "timeout": count(TaskStatus::Timeout),
             "cancelled": count(TaskStatus::Cancelled),
         });
+        // A batch that is not all done says so as an error too, with the first child's reason.
+        let first_error = children.iter().find_map(|c| c.error_code.as_ref().map(|code| (c, code)));
+        let (error_code, error_message) = match (status, first_error) {
+            (TaskStatus::Done, _) => (None, None),
+            (_, first) => {
+                let why = first.map_or(String::new(), |(child, code)| {
+                    format!("; first: {code} on {}", child.instance_id.as_deref().unwrap_or("-"))
+                });
+                let message = format!(
+                    "{} of {} tasks did not succeed{why}",
+                    statuses.len() - count(TaskStatus::Done),
+                    statuses.len()
+                );
+                (Some(ErrorCode::TaskBatchFailed.code().to_owned()), Some(message))
+            }
+        };
         let end = TaskEnd {
             status: status.as_str().to_owned(),
             result: Some(summary.to_string()),
-            error_code: None,
-            error_message: None,
+            error_code,
+            error_message,
             ended_at: now_millis(),
         };
         let ids: Vec<String> = children.into_iter().map(|c| c.id).collect();
@@ -311,13 +327,8 @@ impl Engine {
     /// cannot be cancelled.
     pub async fn cancel(&self, tenant_id: &str, id: &str) -> Result<TaskRow, ApiError> {
         let task = self.task(tenant_id, id).await?;
-        let cancelled = |message: &str| TaskEnd {
-            status: TaskStatus::Cancelled.as_str().to_owned(),
-            result: None,
-            error_code: None,
-            error_message: Some(message.to_owned()),
-            ended_at: now_millis(),
-        };
+        let cancelled =
+            |message: &str| failed(&ApiError::with_message(ErrorCode::TaskCancelled, message), TaskStatus::Cancelled);
         let mut any = false;
         if task.kind == TaskKind::Batch.as_str() && status_of(&task) == TaskStatus::Running {
             for child in self.store.children(id).await.map_err(internal)? {

@@ -116,8 +116,11 @@ async fn batches_end_by_their_children_and_pending_tasks_cancel() {
         assert_eq!(err.code, ErrorCode::TaskNotCancellable, "cp-2's child already ran");
         let cancelled = engine.cancel("t1", &children[0].id).await.unwrap();
         assert_eq!(cancelled.status, "cancelled");
+        assert_eq!(cancelled.error_code.as_deref(), Some("task.cancelled"));
         let ended = wait(&engine, &batch.id).await;
         assert_eq!(ended.status, TaskStatus::PartlyFailed.as_str());
+        assert_eq!(ended.error_code.as_deref(), Some("task.batch_failed"));
+        assert!(ended.error_message.as_deref().unwrap().contains("2 of 3"), "{:?}", ended.error_message);
         let summary: serde_json::Value = serde_json::from_str(ended.result.as_deref().unwrap()).unwrap();
         assert_eq!(summary, json!({"total": 3, "done": 1, "failed": 1, "timeout": 0, "cancelled": 1}));
         let view = engine.view(&ended).await.unwrap();
