@@ -7,6 +7,8 @@
 //!   for [`RETRY_WINDOW_MS`], then given up. Every attempt is logged in the store.
 //! - Deliveries run in lanes, one per phone: a lane's next delivery waits until the one before
 //!   it is delivered or given up, so a receiver sees a phone's events in order.
+//! - It is woken by the store when this process writes to the outbox, and otherwise sleeps until
+//!   the next retry is due.
 //! - All state is in the store, so deliveries survive restarts: an attempt cut off by a crash
 //!   is made again (delivery is at least once; receivers deduplicate on the event id).
 
@@ -26,8 +28,10 @@ use tokio::sync::Notify;
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many deliveries are attempted at once (each in its own lane).
 pub const MAX_PARALLEL: usize = 16;
-/// How often the outbox is looked at when nothing wakes the dispatcher.
-const POLL: Duration = Duration::from_millis(200);
+/// The longest the dispatcher sleeps without looking at the outbox: it is woken by this
+/// process's writes and sleeps until the next retry is due, so this only bounds how late it
+/// sees what another process wrote.
+const IDLE_RECHECK: Duration = Duration::from_secs(30);
 
 /// Counters for metrics.
 #[derive(Debug, Default)]
@@ -44,7 +48,8 @@ pub struct DeliveryStats {
 pub struct Dispatcher {
     store: Store,
     http: reqwest::Client,
-    wake: Notify,
+    /// An attempt ended: its lane is free again.
+    attempt_done: Notify,
     busy: Mutex<HashSet<(String, String)>>,
     stats: DeliveryStats,
 }
@@ -61,7 +66,7 @@ impl Dispatcher {
         Arc::new(Dispatcher {
             store,
             http,
-            wake: Notify::new(),
+            attempt_done: Notify::new(),
             busy: Mutex::default(),
             stats: DeliveryStats::default(),
         })
@@ -75,14 +80,21 @@ impl Dispatcher {
                 if let Err(e) = this.round().await {
                     tracing::error!(error = %e, "callback dispatch failed; retrying");
                 }
-                let _ = tokio::time::timeout(POLL, this.wake.notified()).await;
+                // Every due delivery not under way was started above, so what is due now is
+                // under way, and its end wakes us; otherwise sleep until the next retry.
+                let now = now_millis();
+                let sleep = match this.store.next_delivery_due().await {
+                    Ok(Some(due)) if due > now => Duration::from_millis((due - now) as u64).min(IDLE_RECHECK),
+                    Ok(_) => IDLE_RECHECK,
+                    Err(_) => Duration::from_secs(1),
+                };
+                tokio::select! {
+                    _ = this.store.outbox_changed() => {}
+                    _ = this.attempt_done.notified() => {}
+                    _ = tokio::time::sleep(sleep) => {}
+                }
             }
         })
-    }
-
-    /// Looks at the outbox now (after a redelivery or a test event was queued).
-    pub fn wake(&self) {
-        self.wake.notify_one();
     }
 
     /// The counters.
@@ -109,7 +121,7 @@ impl Dispatcher {
                     tracing::error!(delivery = id, error = %e, "recording a callback attempt failed");
                 }
                 this.busy.lock().unwrap_or_else(|e| e.into_inner()).remove(&lane);
-                this.wake.notify_one();
+                this.attempt_done.notify_one();
             });
         }
         Ok(())

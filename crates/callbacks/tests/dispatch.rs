@@ -91,7 +91,6 @@ async fn deliveries_are_signed_retried_in_order_and_logged() {
 
     // A manual redelivery sends the same event again.
     store.redeliver("t1", &first.id, now_millis()).await.unwrap().unwrap();
-    dispatcher.wake();
     while receiver.taken.lock().unwrap().len() < 4 {
         assert!(std::time::Instant::now() < deadline, "the redelivery did not arrive");
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -1,9 +1,6 @@
 //! A tenant's callback endpoint and its delivery log: configure, test, read, redeliver. The
 //! deliveries themselves are `cloudphone_callbacks`' work.
 
-use std::sync::Arc;
-
-use cloudphone_callbacks::Dispatcher;
 use cloudphone_protocol::api::{CallbackRequest, CallbackView, DeliveryAttemptView, DeliveryList, DeliveryView};
 use cloudphone_protocol::{ApiError, ErrorCode, rfc3339};
 use cloudphone_store::{DeliveryRow, Store, now_millis};
@@ -15,7 +12,6 @@ use crate::paging::PageQuery;
 /// Callback configuration and the delivery log.
 pub struct Callbacks {
     store: Store,
-    dispatcher: Arc<Dispatcher>,
 }
 
 fn invalid(message: &str) -> ApiError {
@@ -41,9 +37,9 @@ fn delivery_view(row: &DeliveryRow) -> DeliveryView {
 }
 
 impl Callbacks {
-    /// The service; `dispatcher` is woken when something is queued by hand.
-    pub fn new(store: Store, dispatcher: Arc<Dispatcher>) -> Callbacks {
-        Callbacks { store, dispatcher }
+    /// The service. (The dispatcher learns of what is queued here from the store.)
+    pub fn new(store: Store) -> Callbacks {
+        Callbacks { store }
     }
 
     /// Sets the tenant's callback URL and secret. The answer shows the secret, once.
@@ -91,14 +87,10 @@ impl Callbacks {
     pub async fn ping(&self, tenant: &str) -> HttpResult<DeliveryView> {
         self.get(tenant).await?;
         let event = cloudphone_tasks::events::ping(tenant, now_millis());
-        self.store.insert_event(&event).await?;
-        self.dispatcher.wake();
-        let latest = self.store.deliveries(tenant, None, None, 20).await?;
-        let row = latest
-            .iter()
-            .find(|d| d.event_id == event.id)
-            .ok_or_else(|| ApiError::with_message(ErrorCode::Internal, "the ping was not queued"))?;
-        Ok(delivery_view(row))
+        let queued = self.store.insert_event(&event).await?;
+        // The callback was checked above; only a removal in between leaves no delivery.
+        let delivery = queued.ok_or(ApiError::from(ErrorCode::CallbackNotConfigured))?;
+        self.delivery(tenant, &delivery).await
     }
 
     /// A page of the tenant's deliveries, newest first, optionally of one status.
@@ -142,7 +134,6 @@ impl Callbacks {
         let row = self.store.redeliver(tenant, id, now_millis()).await?.ok_or_else(|| {
             ApiError::with_message(ErrorCode::DeliveryNotFound, format!("delivery {id} does not exist"))
         })?;
-        self.dispatcher.wake();
         Ok(delivery_view(&row))
     }
 }

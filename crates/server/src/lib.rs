@@ -162,7 +162,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let tasks = Arc::new(tasks::Tasks::new(engine, spool));
     let dispatcher = cloudphone_callbacks::Dispatcher::new(store.clone());
     let dispatcher_handle = dispatcher.start();
-    let callbacks = Arc::new(callbacks::Callbacks::new(store.clone(), dispatcher.clone()));
+    let callbacks = Arc::new(callbacks::Callbacks::new(store.clone()));
 
     let state = AppState {
         store,

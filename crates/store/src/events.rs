@@ -125,11 +125,11 @@ fn delivery_from(r: &AnyRow) -> DeliveryRow {
 }
 
 /// Records an event and, when its tenant has a callback, a delivery of it: inside the caller's
-/// transaction, so the event commits with the change it reports.
+/// transaction, so the event commits with the change it reports. Returns the delivery's id.
 pub(crate) async fn record_event(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     event: &NewEvent,
-) -> Result<(), StoreError> {
+) -> Result<Option<String>, StoreError> {
     sqlx::query(
         "INSERT INTO events (id, tenant_id, instance_id, kind, business_code, body, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -147,10 +147,12 @@ pub(crate) async fn record_event(
         .bind(&event.tenant_id)
         .fetch_optional(&mut **tx)
         .await?;
-    if configured.is_some() {
-        insert_delivery(tx, &crate::ordered_id("dl"), event, event.created_at).await?;
+    if configured.is_none() {
+        return Ok(None);
     }
-    Ok(())
+    let id = crate::ordered_id("dl");
+    insert_delivery(tx, &id, event, event.created_at).await?;
+    Ok(Some(id))
 }
 
 async fn insert_delivery(
@@ -174,12 +176,14 @@ async fn insert_delivery(
 }
 
 impl Store {
-    /// Records an event on its own (one that reports no stored change, like a ping).
-    pub async fn insert_event(&self, event: &NewEvent) -> Result<(), StoreError> {
+    /// Records an event on its own (one that reports no stored change, like a ping). Returns
+    /// its delivery's id, when the tenant has a callback.
+    pub async fn insert_event(&self, event: &NewEvent) -> Result<Option<String>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        record_event(&mut tx, event).await?;
+        let delivery = record_event(&mut tx, event).await?;
         tx.commit().await?;
-        Ok(())
+        self.outbox_written();
+        Ok(delivery)
     }
 
     /// Sets (or replaces) a tenant's callback endpoint; the secret is encrypted at rest.
@@ -218,6 +222,8 @@ impl Store {
     pub async fn delete_callback(&self, tenant_id: &str) -> Result<bool, StoreError> {
         let done =
             sqlx::query("DELETE FROM callbacks WHERE tenant_id = $1").bind(tenant_id).execute(&self.pool).await?;
+        // Its pending deliveries are now to be given up.
+        self.outbox_written();
         Ok(done.rows_affected() == 1)
     }
 
@@ -384,6 +390,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         insert_delivery(&mut tx, &id, &event, now).await?;
         tx.commit().await?;
+        self.outbox_written();
         self.delivery(tenant_id, &id).await
     }
 }

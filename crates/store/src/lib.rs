@@ -247,6 +247,8 @@ pub struct Store {
     master: MasterKey,
     /// When expired nonces were last purged (unix ms): at most once per [`NONCE_PURGE_EVERY_MS`].
     nonces_purged_at: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// Signalled after a commit that put events (and so, maybe, deliveries) in the outbox.
+    outbox: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// How often expired nonces are purged (each signed request would otherwise pay a delete).
@@ -287,7 +289,7 @@ impl Store {
         if backend == Backend::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
-        let store = Store { pool, backend, master, nonces_purged_at: Default::default() };
+        let store = Store { pool, backend, master, nonces_purged_at: Default::default(), outbox: Default::default() };
         store.migrate().await?;
         store.seal_plain_secrets().await?;
         Ok(store)
@@ -307,6 +309,16 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Resolves once the outbox changed in this process (an event, a redelivery, a removed
+    /// callback) since the last call: a single consumer (the callback dispatcher) waits on it.
+    pub async fn outbox_changed(&self) {
+        self.outbox.notified().await
+    }
+
+    fn outbox_written(&self) {
+        self.outbox.notify_one();
     }
 
     /// Which database this is.
@@ -598,6 +610,7 @@ impl Store {
             .await?;
         events::record_event(&mut tx, &event(&instance_from(&row))).await?;
         tx.commit().await?;
+        self.outbox_written();
         Ok(true)
     }
 

@@ -262,6 +262,7 @@ impl Store {
         let row = task_from(&row);
         record_event(&mut tx, &event(&row)).await?;
         tx.commit().await?;
+        self.outbox_written();
         Ok(Some(row))
     }
 
