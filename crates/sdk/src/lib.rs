@@ -268,15 +268,8 @@ impl Client {
         let deadline = std::time::Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now()).as_secs().min(60);
-            let response = self
-                .send_signed(
-                    Method::GET,
-                    &format!("/v1/tasks/{}", encode_component(id)),
-                    &[("wait", &left.to_string())],
-                    Vec::new(),
-                    &SigningOverride::default(),
-                )
-                .await?;
+            let path = format!("/v1/tasks/{}", encode_component(id));
+            let response = self.get_with(&path, &[("wait", &left.to_string())]).await?;
             let task: TaskView = Self::decode(response).await?;
             if task.status.is_final() || left == 0 {
                 return Ok(task);
@@ -306,8 +299,12 @@ impl Client {
         let mut query: Vec<(&str, &str)> = filters.to_vec();
         query.push(("limit", &limit));
         query.extend(cursor.map(|c| ("cursor", c)));
-        let response = self.send_signed(Method::GET, path, &query, Vec::new(), &SigningOverride::default()).await?;
-        Self::decode(response).await
+        Self::decode(self.get_with(path, &query).await?).await
+    }
+
+    /// A signed GET with a query.
+    async fn get_with(&self, path: &str, query: &[(&str, &str)]) -> Result<reqwest::Response, ClientError> {
+        self.send_signed(Method::GET, path, query, Vec::new(), &SigningOverride::default()).await
     }
 
     /// Cancels a pending task (or a batch's pending children).
@@ -539,29 +536,12 @@ impl Client {
 
     /// A path in the phone and, for a folder, its entries.
     pub async fn list_files(&self, id: &str, path: &str) -> Result<FileListing, ClientError> {
-        let response = self
-            .send_signed(
-                Method::GET,
-                &Self::instance_path(id, "files"),
-                &[("path", path)],
-                Vec::new(),
-                &SigningOverride::default(),
-            )
-            .await?;
-        Self::decode(response).await
+        Self::decode(self.get_with(&Self::instance_path(id, "files"), &[("path", path)]).await?).await
     }
 
     /// A file's bytes.
     pub async fn read_file(&self, id: &str, path: &str) -> Result<Vec<u8>, ClientError> {
-        let response = self
-            .send_signed(
-                Method::GET,
-                &Self::instance_path(id, "files/content"),
-                &[("path", path)],
-                Vec::new(),
-                &SigningOverride::default(),
-            )
-            .await?;
+        let response = self.get_with(&Self::instance_path(id, "files/content"), &[("path", path)]).await?;
         Ok(response.bytes().await?.to_vec())
     }
 
@@ -739,15 +719,7 @@ impl Client {
     /// The last `ms` milliseconds of what the phone played, as a WAV file.
     pub async fn record_audio(&self, id: &str, ms: u32) -> Result<Vec<u8>, ClientError> {
         let ms = ms.to_string();
-        let response = self
-            .send_signed(
-                Method::GET,
-                &Self::instance_path(id, "audio"),
-                &[("ms", &ms)],
-                Vec::new(),
-                &SigningOverride::default(),
-            )
-            .await?;
+        let response = self.get_with(&Self::instance_path(id, "audio"), &[("ms", &ms)]).await?;
         Ok(response.bytes().await?.to_vec())
     }
 
@@ -830,8 +802,7 @@ impl Client {
     /// The phone's screen as a PNG file.
     pub async fn screenshot(&self, id: &str) -> Result<Vec<u8>, ClientError> {
         let path = format!("/v1/instances/{}/screenshot", encode_component(id));
-        let response = self.send_signed(Method::GET, &path, &[], Vec::new(), &SigningOverride::default()).await?;
-        Ok(response.bytes().await?.to_vec())
+        Ok(self.get_with(&path, &[]).await?.bytes().await?.to_vec())
     }
 
     /// Opens a viewer session: a short-lived token and where to use it.

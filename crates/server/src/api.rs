@@ -3,7 +3,7 @@
 use axum::body::Bytes;
 use std::time::Duration;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -181,32 +181,32 @@ async fn method_not_allowed() -> HttpError {
 }
 
 /// How long a request that starts a task waits for it: `?wait=<seconds>` (0 to 60, default 0).
-fn wait_of(query: &RawQuery) -> HttpResult<Duration> {
-    let Some(query) = &query.0 else { return Ok(Duration::ZERO) };
-    for pair in query.split('&') {
-        if let Some(value) = pair.strip_prefix("wait=") {
-            let seconds: u64 = value.parse().map_err(|_| {
-                ApiError::with_message(ErrorCode::InvalidParameter, "wait must be a whole number of seconds")
-            })?;
-            let wait = Duration::from_secs(seconds);
-            if wait > MAX_WAIT {
-                return Err(ApiError::with_message(
-                    ErrorCode::InvalidParameter,
-                    format!("wait must be 0 to {} seconds", MAX_WAIT.as_secs()),
-                )
-                .into());
-            }
-            return Ok(wait);
-        }
+fn wait_of(query: WaitQuery) -> HttpResult<Duration> {
+    let seconds = query
+        .map_err(|e| ApiError::with_message(ErrorCode::InvalidParameter, format!("wait must be whole seconds: {e}")))?
+        .0
+        .wait
+        .unwrap_or(0);
+    let wait = Duration::from_secs(seconds.into());
+    if wait > MAX_WAIT {
+        let message = format!("wait must be 0 to {} seconds", MAX_WAIT.as_secs());
+        return Err(ApiError::with_message(ErrorCode::InvalidParameter, message).into());
     }
-    Ok(Duration::ZERO)
+    Ok(wait)
+}
+
+/// `?wait=` as handlers take it.
+type WaitQuery = Result<axum::extract::Query<openapi::WaitParam>, axum::extract::rejection::QueryRejection>;
+
+/// 202 while a task is pending or running, 200 once it has ended.
+fn task_status(view: &TaskView) -> StatusCode {
+    if view.status.is_final() { StatusCode::OK } else { StatusCode::ACCEPTED }
 }
 
 /// A task as the answer to the request that started it: 202 while it is pending or running,
 /// 200 once it has ended.
 fn task_response(view: TaskView) -> Response {
-    let status = if view.status.is_final() { StatusCode::OK } else { StatusCode::ACCEPTED };
-    (status, Json(view)).into_response()
+    (task_status(&view), Json(view)).into_response()
 }
 
 /// Creates phones, each with a fresh identity of the chosen model and country.
@@ -214,10 +214,10 @@ fn task_response(view: TaskView) -> Response {
 async fn create_instances(
     State(app): State<AppState>,
     Extension(tenant): Extension<Tenant>,
-    query: RawQuery,
+    query: WaitQuery,
     body: Bytes,
 ) -> HttpResult<Response> {
-    let wait = wait_of(&query)?;
+    let wait = wait_of(query)?;
     let request: CreateInstances = json_body(&body)?;
     let (mut instances, task) = app.tasks.create_instances(&tenant.id, &request).await?;
     let task = app.tasks.accepted(&task, wait).await?;
@@ -226,37 +226,36 @@ async fn create_instances(
             *instance = app.instances.get(&tenant.id, &instance.id).await?;
         }
     }
-    let status = if task.status.is_final() { StatusCode::OK } else { StatusCode::ACCEPTED };
-    Ok((status, Json(CreatedInstances { instances, task })).into_response())
+    Ok((task_status(&task), Json(CreatedInstances { instances, task })).into_response())
 }
 
 /// Reboots a phone (pending `ro.*` changes take effect).
 #[utoipa::path(post, path = "/v1/instances/{id}/restart", tag = "lifecycle", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::WaitParam), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
-async fn restart_instance(s: State<AppState>, r: PhoneRef, q: RawQuery, b: Bytes) -> HttpResult<Response> {
+async fn restart_instance(s: State<AppState>, r: PhoneRef, q: WaitQuery, b: Bytes) -> HttpResult<Response> {
     phone_task(s, r, q, b, TaskKind::Restart).await
 }
 
 /// Shuts a phone down, keeping its state.
 #[utoipa::path(post, path = "/v1/instances/{id}/stop", tag = "lifecycle", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::WaitParam), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
-async fn stop_instance(s: State<AppState>, r: PhoneRef, q: RawQuery, b: Bytes) -> HttpResult<Response> {
+async fn stop_instance(s: State<AppState>, r: PhoneRef, q: WaitQuery, b: Bytes) -> HttpResult<Response> {
     phone_task(s, r, q, b, TaskKind::Stop).await
 }
 
 /// Boots a stopped phone.
 #[utoipa::path(post, path = "/v1/instances/{id}/start", tag = "lifecycle", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::WaitParam), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
-async fn start_instance(s: State<AppState>, r: PhoneRef, q: RawQuery, b: Bytes) -> HttpResult<Response> {
+async fn start_instance(s: State<AppState>, r: PhoneRef, q: WaitQuery, b: Bytes) -> HttpResult<Response> {
     phone_task(s, r, q, b, TaskKind::Start).await
 }
 
 /// Factory reset: notes, settings, `persist.*`, SSAIDs wiped, a new `android_id`; identity kept.
 #[utoipa::path(post, path = "/v1/instances/{id}/reset", tag = "lifecycle", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::WaitParam), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
-async fn reset_instance(s: State<AppState>, r: PhoneRef, q: RawQuery, b: Bytes) -> HttpResult<Response> {
+async fn reset_instance(s: State<AppState>, r: PhoneRef, q: WaitQuery, b: Bytes) -> HttpResult<Response> {
     phone_task(s, r, q, b, TaskKind::Reset).await
 }
 
 /// "One-key new device": a fresh identity (random model, same country by default).
 #[utoipa::path(post, path = "/v1/instances/{id}/new-device", tag = "lifecycle", params(("id" = String, Path, description = "Instance id (`cp-…`)"), crate::openapi::WaitParam), request_body(content = NewDevice, content_type = "application/json"), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
-async fn new_device(s: State<AppState>, r: PhoneRef, q: RawQuery, b: Bytes) -> HttpResult<Response> {
+async fn new_device(s: State<AppState>, r: PhoneRef, q: WaitQuery, b: Bytes) -> HttpResult<Response> {
     phone_task(s, r, q, b, TaskKind::NewDevice).await
 }
 
@@ -264,11 +263,11 @@ async fn new_device(s: State<AppState>, r: PhoneRef, q: RawQuery, b: Bytes) -> H
 async fn phone_task(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
-    query: RawQuery,
+    query: WaitQuery,
     body: Bytes,
     kind: TaskKind,
 ) -> HttpResult<Response> {
-    let wait = wait_of(&query)?;
+    let wait = wait_of(query)?;
     let params: serde_json::Value = json_body(&body)?;
     let task = app.tasks.submit(&tenant, kind, &id, params).await?;
     Ok(task_response(app.tasks.accepted(&task, wait).await?))
@@ -276,35 +275,35 @@ async fn phone_task(
 
 /// Uninstalls an app: APK, data, icon and SSAID go.
 #[utoipa::path(delete, path = "/v1/instances/{id}/apps/{package}", tag = "apps", params(("id" = String, Path, description = "Instance id (`cp-…`)"), ("package" = String, Path, description = "Package name"), crate::openapi::WaitParam), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
-async fn uninstall_app(s: State<AppState>, r: PhoneRef, q: RawQuery) -> HttpResult<Response> {
+async fn uninstall_app(s: State<AppState>, r: PhoneRef, q: WaitQuery) -> HttpResult<Response> {
     app_task(s, r, q, TaskKind::AppUninstall).await
 }
 
 /// Force-stops an app.
 #[utoipa::path(post, path = "/v1/instances/{id}/apps/{package}/stop", tag = "apps", params(("id" = String, Path, description = "Instance id (`cp-…`)"), ("package" = String, Path, description = "Package name"), crate::openapi::WaitParam), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
-async fn stop_app(s: State<AppState>, r: PhoneRef, q: RawQuery) -> HttpResult<Response> {
+async fn stop_app(s: State<AppState>, r: PhoneRef, q: WaitQuery) -> HttpResult<Response> {
     app_task(s, r, q, TaskKind::AppStop).await
 }
 
 /// Stops an app, then starts it.
 #[utoipa::path(post, path = "/v1/instances/{id}/apps/{package}/restart", tag = "apps", params(("id" = String, Path, description = "Instance id (`cp-…`)"), ("package" = String, Path, description = "Package name"), crate::openapi::WaitParam), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
-async fn restart_app(s: State<AppState>, r: PhoneRef, q: RawQuery) -> HttpResult<Response> {
+async fn restart_app(s: State<AppState>, r: PhoneRef, q: WaitQuery) -> HttpResult<Response> {
     app_task(s, r, q, TaskKind::AppRestart).await
 }
 
 /// Deletes an app's data.
 #[utoipa::path(post, path = "/v1/instances/{id}/apps/{package}/clear", tag = "apps", params(("id" = String, Path, description = "Instance id (`cp-…`)"), ("package" = String, Path, description = "Package name"), crate::openapi::WaitParam), responses((status = 202, description = "Accepted: the task, pending or running", body = TaskView), (status = 200, description = "The task ended within `wait`", body = TaskView)), security(("cp_signature" = [])))]
-async fn clear_app(s: State<AppState>, r: PhoneRef, q: RawQuery) -> HttpResult<Response> {
+async fn clear_app(s: State<AppState>, r: PhoneRef, q: WaitQuery) -> HttpResult<Response> {
     app_task(s, r, q, TaskKind::AppClear).await
 }
 
 async fn app_task(
     State(app): State<AppState>,
     PhoneRef { tenant, id, package }: PhoneRef,
-    query: RawQuery,
+    query: WaitQuery,
     kind: TaskKind,
 ) -> HttpResult<Response> {
-    let wait = wait_of(&query)?;
+    let wait = wait_of(query)?;
     let task = app.tasks.submit(&tenant, kind, &id, json!({ "package": package.unwrap_or_default() })).await?;
     Ok(task_response(app.tasks.accepted(&task, wait).await?))
 }
@@ -314,10 +313,10 @@ async fn app_task(
 async fn start_app(
     State(app): State<AppState>,
     PhoneRef { tenant, id, package }: PhoneRef,
-    query: RawQuery,
+    query: WaitQuery,
     body: Bytes,
 ) -> HttpResult<Response> {
-    let wait = wait_of(&query)?;
+    let wait = wait_of(query)?;
     let request: StartApp = json_body(&body)?;
     let params = json!({ "package": package.unwrap_or_default(), "activity": request.activity });
     let params = if request.activity.is_none() { json!({ "package": params["package"] }) } else { params };
@@ -330,10 +329,10 @@ async fn start_app(
 async fn shell_async(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
-    query: RawQuery,
+    query: WaitQuery,
     body: Bytes,
 ) -> HttpResult<Response> {
-    let wait = wait_of(&query)?;
+    let wait = wait_of(query)?;
     let request: ShellRequest = json_body(&body)?;
     let task = app.tasks.submit(&tenant, TaskKind::Shell, &id, json!({ "command": request.command })).await?;
     Ok(task_response(app.tasks.accepted(&task, wait).await?))
@@ -344,10 +343,10 @@ async fn shell_async(
 async fn batch(
     State(app): State<AppState>,
     Extension(tenant): Extension<Tenant>,
-    query: RawQuery,
+    query: WaitQuery,
     body: Bytes,
 ) -> HttpResult<Response> {
-    let wait = wait_of(&query)?;
+    let wait = wait_of(query)?;
     let request: BatchRequest = json_body(&body)?;
     let task = app.tasks.batch(&tenant.id, request).await?;
     Ok(task_response(app.tasks.accepted(&task, wait).await?))
@@ -390,9 +389,9 @@ async fn get_task(
     State(app): State<AppState>,
     Extension(tenant): Extension<Tenant>,
     Path(task): Path<String>,
-    query: RawQuery,
+    query: WaitQuery,
 ) -> HttpResult<Response> {
-    let wait = wait_of(&query)?;
+    let wait = wait_of(query)?;
     Ok(Json(app.tasks.get(&tenant.id, &task, wait).await?).into_response())
 }
 
@@ -647,10 +646,10 @@ async fn catalogue_countries(
 async fn install_app(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
-    query: RawQuery,
+    query: WaitQuery,
     body: Bytes,
 ) -> HttpResult<Response> {
-    let wait = wait_of(&query)?;
+    let wait = wait_of(query)?;
     let task = app.tasks.submit_upload(&tenant, TaskKind::AppInstall, &id, None, body.to_vec()).await?;
     Ok(task_response(app.tasks.accepted(&task, wait).await?))
 }
@@ -724,11 +723,11 @@ async fn write_file(
     State(app): State<AppState>,
     PhoneRef { tenant, id, .. }: PhoneRef,
     query: Result<axum::extract::Query<FileQuery>, axum::extract::rejection::QueryRejection>,
-    raw: RawQuery,
+    raw: WaitQuery,
     body: Bytes,
 ) -> HttpResult<Response> {
     let q = file_query(query)?;
-    let wait = wait_of(&raw)?;
+    let wait = wait_of(raw)?;
     let task = app.tasks.submit_upload(&tenant, TaskKind::FileUpload, &id, Some(q.path), body.to_vec()).await?;
     Ok(task_response(app.tasks.accepted(&task, wait).await?))
 }

@@ -155,7 +155,6 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
     out.push_str("# TYPE cloudphone_viewer_sessions gauge\n");
     let _ = writeln!(out, "cloudphone_viewer_sessions {}", app.sessions.open_sessions());
     let totals = app.sessions.gateway_totals();
-    let load = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
     out.push_str("# HELP cloudphone_viewer_frames_sent_total Video pictures sent to viewers.\n");
     out.push_str("# TYPE cloudphone_viewer_frames_sent_total counter\n");
     let _ = writeln!(out, "cloudphone_viewer_frames_sent_total {}", load(&totals.frames_sent));

@@ -14,8 +14,9 @@ use utoipa::{IntoParams, Modify, ToSchema};
 #[schema(value_type = String, format = Binary)]
 pub struct Binary(pub Vec<u8>);
 
-/// `?wait=`: how long the request waits for the task it starts.
-#[derive(IntoParams)]
+/// `?wait=`: how long the request waits for the task it starts (other query fields are the
+/// route's own and pass by).
+#[derive(IntoParams, serde::Deserialize)]
 #[into_params(parameter_in = Query)]
 pub struct WaitParam {
     /// Seconds (0 to 60, default 0) to wait for the task to end before answering.

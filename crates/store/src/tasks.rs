@@ -194,7 +194,7 @@ impl Store {
         Ok(rows.iter().map(task_from).collect())
     }
 
-    /// Tasks in one status, oldest first (`kind` `None`: every kind but batches).
+    /// Tasks in one status, oldest first: batches only, or every kind but batches.
     pub async fn tasks_in_status(&self, status: &str, batches: bool, limit: i64) -> Result<Vec<TaskRow>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {TASK_COLUMNS} FROM tasks WHERE status = $1 AND (kind = 'batch') = $2 ORDER BY id LIMIT $3"
