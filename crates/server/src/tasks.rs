@@ -13,12 +13,11 @@ use cloudphone_device::identity::{resolve_country, resolve_model};
 use cloudphone_protocol::api::{Instance, NewDevice, ShellResult, StartedApp};
 use cloudphone_protocol::task::{BatchRequest, TaskList};
 use cloudphone_protocol::{ApiError, ErrorCode, InstanceStatus, TaskKind, TaskView};
-use cloudphone_store::{InstanceRow, Store, TaskFilter, TaskRow, now_millis};
+use cloudphone_store::{InstanceRow, Store, TaskFilter, TaskRow, now_millis, ordered_id};
 use cloudphone_tasks::{BoxFuture, Engine, Executor, new_batch, new_task};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::credentials::random_hex;
 use crate::error::{HttpError, HttpResult, body_error};
 use crate::paging::PageQuery;
 use crate::services::{AppAction, Instances, Lifecycle, MAX_CREATE_COUNT};
@@ -204,14 +203,14 @@ impl Tasks {
             serde_json::to_value(CreateParams { model: model.model.clone(), country: country.code.to_owned() })
                 .expect("serialises");
         let now = now_millis();
-        // A millisecond apart, so that lists (by creation time) show them in the order made.
-        let rows: Vec<InstanceRow> = (0..count as i64)
-            .map(|i| InstanceRow {
-                id: format!("cp-{}", random_hex(8)),
+        // Ordered ids: phones made in the same millisecond still list in the order made.
+        let rows: Vec<InstanceRow> = (0..count)
+            .map(|_| InstanceRow {
+                id: ordered_id("cp"),
                 tenant_id: tenant.to_owned(),
                 status: InstanceStatus::Booting.as_str().to_owned(),
-                created_at: now + i,
-                updated_at: now + i,
+                created_at: now,
+                updated_at: now,
             })
             .collect();
         let mut tasks: Vec<TaskRow> =
@@ -263,8 +262,13 @@ impl Tasks {
         Ok(self.engine.view(&row).await?)
     }
 
-    /// The view of a task just accepted, after waiting up to `wait` for it to end.
+    /// The answer to the request that accepted `task`: as accepted (no read back: the engine may
+    /// have started it already, and the answer says what was stored), or as it is after waiting
+    /// up to `wait` for it to end.
     pub async fn accepted(&self, task: &TaskRow, wait: Duration) -> HttpResult<TaskView> {
+        if wait.is_zero() {
+            return Ok(self.engine.view(task).await?);
+        }
         self.get(&task.tenant_id, &task.id, wait).await
     }
 
