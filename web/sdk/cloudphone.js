@@ -1,33 +1,42 @@
 // @ts-check
 /**
  * cloudphone browser SDK: opens a WebRTC session to a cloud phone, shows its screen in a
- * <video> element and sends touches, keys and text on the `control` data channel.
+ * <video> element (with the phone's sound), sends touches, keys, text and app messages on the
+ * `control` data channel, and, when asked, the user's camera and microphone as media tracks.
  * The wire format is documented in docs/protocol.md; types are checked with `tsc --checkJs`.
  */
 
 /** @typedef {"down" | "move" | "up" | "cancel"} TouchAction */
 /** @typedef {"down" | "up" | "press"} KeyAction */
+/** @typedef {"accelerometer" | "magnetometer" | "gyroscope" | "gravity"} SensorKind */
+/** @typedef {{latitude: number, longitude: number, altitude?: number, speed?: number, bearing?: number, accuracy?: number}} LocationFix */
 /**
  * @typedef {{type: "touch", action: TouchAction, pointer_id: number, x: number, y: number, width: number, height: number}
  *   | {type: "scroll", x: number, y: number, dx: number, dy: number, width: number, height: number}
  *   | {type: "key", action: KeyAction, keycode: string}
  *   | {type: "text", text: string}
  *   | {type: "clipboard", text: string}
- *   | {type: "rotate", rotation: 0 | 1 | 2 | 3}} ControlMessage
+ *   | {type: "rotate", rotation: 0 | 1 | 2 | 3}
+ *   | {type: "sensor", sensor: SensorKind, values: [number, number, number], timestamp_ns?: number}
+ *   | ({type: "location"} & LocationFix)
+ *   | {type: "app_message", package: string, data: string}} ControlMessage
  */
 /**
  * @typedef {object} ConnectOptions
  * @property {string} signallingUrl where to POST the SDP offer
  * @property {string} token the session token from `POST /v1/instances/{id}/sessions`
- * @property {HTMLVideoElement} video where the phone's screen is shown
+ * @property {HTMLVideoElement} video where the phone's screen is shown; the phone's sound plays from it too (browsers start it muted: unmute it after a user gesture)
+ * @property {boolean | MediaStream} [camera] send the user's camera into the phone's camera: `true` asks the browser for it, or pass a stream (its first video track is sent); the session must allow `camera`
+ * @property {boolean | MediaStream} [microphone] send the user's microphone into the phone's microphone: `true` asks the browser for it, or pass a stream; the session must allow `microphone`
  * @property {(error: CloudPhoneError) => void} [onError] errors the phone or server reports mid-session
  * @property {(state: RTCPeerConnectionState) => void} [onConnectionStateChange]
  * @property {(text: string) => void} [onClipboard] the phone's clipboard changed on the phone (VMOS `onOutputClipper`); only for sessions opened with the clipboard category
  * @property {(rotation: number, width: number, height: number) => void} [onRotation] the screen turned (quarter turns; VMOS `onChangeRotate`)
  * @property {(packageName: string) => void} [onForeground] another app came to the front
+ * @property {(packageName: string, data: string) => void} [onAppMessage] an app in the phone sent a message (edge-cloud messaging); only for sessions opened with the app_message category
  * @property {(secondsLeft: number) => void} [onIdleWarning] no input for a while: the session is recycled in `secondsLeft` unless some comes (VMOS `onAutoRecycleTime`)
  * @property {(reason: string) => void} [onSessionEnded] the server ended the session: `idle` or `revoked`
- * @property {(stats: {rtt_ms?: number, loss?: number, fps: number, bitrate_kbps: number, bandwidth_kbps?: number, codec: string, width: number, height: number, encode_ms?: number}) => void} [onRunInformation] every 2 s, how the session is doing (VMOS `onRunInformation`)
+ * @property {(stats: {rtt_ms?: number, loss?: number, fps: number, bitrate_kbps: number, audio_kbps: number, bandwidth_kbps?: number, codec: string, width: number, height: number, encode_ms?: number}) => void} [onRunInformation] every 2 s, how the session is doing (VMOS `onRunInformation`)
  */
 
 /** An error with a code from the server's error catalogue (docs/errors.md). */
@@ -68,6 +77,61 @@ function iceGatheringDone(pc, timeoutMs) {
   });
 }
 
+/**
+ * Hands one event from the control channel to the callback for its type (docs/protocol.md
+ * section 5). Types this SDK does not know are ignored, so servers can add kinds.
+ * @param {string} text the message as received
+ * @param {Partial<ConnectOptions>} callbacks
+ */
+export function handleControlEvent(text, callbacks) {
+  let message;
+  try {
+    message = JSON.parse(text);
+  } catch {
+    callbacks.onError?.(new CloudPhoneError("control.invalid_message", "the phone sent a message that is not JSON"));
+    return;
+  }
+  switch (message?.type) {
+    case "error":
+      callbacks.onError?.(new CloudPhoneError(message.code, message.message));
+      break;
+    case "clipboard":
+      callbacks.onClipboard?.(message.text);
+      break;
+    case "rotation":
+      callbacks.onRotation?.(message.rotation, message.width, message.height);
+      break;
+    case "foreground":
+      callbacks.onForeground?.(message.package);
+      break;
+    case "app_message":
+      callbacks.onAppMessage?.(message.package, message.data);
+      break;
+    case "stats":
+      callbacks.onRunInformation?.(message);
+      break;
+    case "idle_warning":
+      callbacks.onIdleWarning?.(message.seconds_left);
+      break;
+    case "session_ended":
+      callbacks.onSessionEnded?.(message.reason);
+      break;
+  }
+}
+
+/**
+ * The track to send for a `camera` or `microphone` option: none, the browser's (asked for), or
+ * the first of a given stream.
+ * @param {boolean | MediaStream | undefined} option
+ * @param {"audio" | "video"} kind
+ * @returns {Promise<MediaStreamTrack | null>}
+ */
+async function userMedia(option, kind) {
+  if (!option) return null;
+  const stream = option instanceof MediaStream ? option : await navigator.mediaDevices.getUserMedia({ [kind]: true });
+  return (kind === "video" ? stream.getVideoTracks() : stream.getAudioTracks())[0] ?? null;
+}
+
 /** A live session with one cloud phone. */
 export class CloudPhoneSession {
   /**
@@ -81,6 +145,8 @@ export class CloudPhoneSession {
     this.instanceId = instanceId;
     /** @type {ControlMessage[]} messages sent before the channel opened */
     this.pending = [];
+    /** @type {MediaStreamTrack[]} tracks this session asked the browser for (stopped on close) */
+    this.ownTracks = [];
     control.addEventListener("open", () => {
       for (const m of this.pending.splice(0)) control.send(JSON.stringify(m));
     });
@@ -92,44 +158,31 @@ export class CloudPhoneSession {
    * @returns {Promise<CloudPhoneSession>}
    */
   static async connect(options) {
+    const camera = await userMedia(options.camera, "video");
+    const microphone = await userMedia(options.microphone, "audio");
     const pc = new RTCPeerConnection({ iceServers: [] });
+    // The order is the contract with the gateway (docs/protocol.md): screen, sound, camera.
     pc.addTransceiver("video", { direction: "recvonly" });
+    const sound = microphone
+      ? pc.addTransceiver(microphone, { direction: "sendrecv" })
+      : pc.addTransceiver("audio", { direction: "recvonly" });
+    if (camera) {
+      const sender = pc.addTransceiver(camera, { direction: "sendonly" });
+      // The phone decodes H.264 Constrained Baseline: offer nothing else for the camera.
+      const h264 = (RTCRtpSender.getCapabilities("video")?.codecs ?? []).filter(
+        (c) => c.mimeType === "video/H264" && /packetization-mode=1/.test(c.sdpFmtpLine ?? "") && /profile-level-id=42e0/.test(c.sdpFmtpLine ?? ""),
+      );
+      if (h264.length) sender.setCodecPreferences(h264);
+    }
     const control = pc.createDataChannel(CONTROL_CHANNEL_LABEL, { ordered: true });
+    // Screen and sound share one stream on the <video>, so they play in sync.
+    const shown = new MediaStream();
+    options.video.srcObject = shown;
     pc.addEventListener("track", (event) => {
-      options.video.srcObject = event.streams[0] ?? new MediaStream([event.track]);
+      if (event.transceiver === sound || event.track.kind === "video") shown.addTrack(event.track);
     });
     pc.addEventListener("connectionstatechange", () => options.onConnectionStateChange?.(pc.connectionState));
-    control.addEventListener("message", (event) => {
-      try {
-        const message = JSON.parse(String(event.data));
-        switch (message.type) {
-          case "error":
-            options.onError?.(new CloudPhoneError(message.code, message.message));
-            break;
-          case "clipboard":
-            options.onClipboard?.(message.text);
-            break;
-          case "rotation":
-            options.onRotation?.(message.rotation, message.width, message.height);
-            break;
-          case "foreground":
-            options.onForeground?.(message.package);
-            break;
-          case "stats":
-            options.onRunInformation?.(message);
-            break;
-          case "idle_warning":
-            options.onIdleWarning?.(message.seconds_left);
-            break;
-          case "session_ended":
-            options.onSessionEnded?.(message.reason);
-            break;
-          // Newer servers may send more kinds; an older SDK ignores them.
-        }
-      } catch {
-        options.onError?.(new CloudPhoneError("control.invalid_message", "the phone sent a message that is not JSON"));
-      }
-    });
+    control.addEventListener("message", (event) => handleControlEvent(String(event.data), options));
     await pc.setLocalDescription(await pc.createOffer());
     await iceGatheringDone(pc, 2000);
     const response = await fetch(options.signallingUrl, {
@@ -140,10 +193,15 @@ export class CloudPhoneSession {
     const body = await response.json();
     if (!response.ok) {
       pc.close();
+      for (const track of [camera, microphone]) track?.stop();
       throw new CloudPhoneError(body?.error?.code ?? "internal", body?.error?.message ?? response.statusText);
     }
     await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
-    return new CloudPhoneSession(pc, control, body.instance_id);
+    const session = new CloudPhoneSession(pc, control, body.instance_id);
+    // Tracks the SDK asked the browser for are the SDK's to stop; given streams stay the caller's.
+    if (camera && options.camera === true) session.ownTracks.push(camera);
+    if (microphone && options.microphone === true) session.ownTracks.push(microphone);
+    return session;
   }
 
   /**
@@ -166,6 +224,41 @@ export class CloudPhoneSession {
    */
   touch(action, pointerId, x, y, width, height) {
     this.send({ type: "touch", action, pointer_id: pointerId, x, y, width, height });
+  }
+
+  /**
+   * A scroll (wheel, trackpad) at (x, y) in a picture of width x height; positive `dy` moves
+   * towards the end of the content.
+   * @param {number} x
+   * @param {number} y
+   * @param {number} dx
+   * @param {number} dy
+   * @param {number} width
+   * @param {number} height
+   */
+  scroll(x, y, dx, dy, width, height) {
+    this.send({ type: "scroll", x, y, dx, dy, width, height });
+  }
+
+  /**
+   * A motion sensor reading from the user's device, in Android's units.
+   * @param {SensorKind} sensor
+   * @param {[number, number, number]} values x, y, z
+   * @param {number} [timestampNs] when it was measured (the phone stamps arrival when absent)
+   */
+  sensor(sensor, values, timestampNs) {
+    /** @type {ControlMessage} */
+    const message = { type: "sensor", sensor, values };
+    if (timestampNs !== undefined) message.timestamp_ns = timestampNs;
+    this.send(message);
+  }
+
+  /**
+   * A location fix from the user's device.
+   * @param {LocationFix} fix
+   */
+  location(fix) {
+    this.send({ type: "location", ...fix });
   }
 
   /**
@@ -194,6 +287,16 @@ export class CloudPhoneSession {
   }
 
   /**
+   * Sends a message to an app in the phone (edge-cloud messaging); its answers come to
+   * `onAppMessage`.
+   * @param {string} packageName the receiving app
+   * @param {string} data any text, up to 16 KiB (JSON, say)
+   */
+  sendAppMessage(packageName, data) {
+    this.send({ type: "app_message", package: packageName, data });
+  }
+
+  /**
    * Text typed into the phone's focused field.
    * @param {string} text
    */
@@ -201,10 +304,11 @@ export class CloudPhoneSession {
     if (text) this.send({ type: "text", text });
   }
 
-  /** Ends the session. */
+  /** Ends the session, and stops the camera and microphone it asked the browser for. */
   close() {
     this.control.close();
     this.pc.close();
+    for (const track of this.ownTracks) track.stop();
   }
 }
 
@@ -275,15 +379,8 @@ export function attachPointerInput(session, video) {
     if (!width || !height) return;
     e.preventDefault();
     const scale = height / rect.height;
-    session.send({
-      type: "scroll",
-      x: (e.clientX - rect.left) * scale,
-      y: (e.clientY - rect.top) * scale,
-      dx: e.deltaX * scale,
-      dy: e.deltaY * scale,
-      width,
-      height,
-    });
+    const at = [(e.clientX - rect.left) * scale, (e.clientY - rect.top) * scale];
+    session.scroll(at[0], at[1], e.deltaX * scale, e.deltaY * scale, width, height);
   };
   video.addEventListener("wheel", onWheel, { passive: false });
   video.addEventListener("pointerdown", onDown);
@@ -322,4 +419,54 @@ export function attachKeyboardInput(session, target) {
   };
   target.addEventListener("keydown", onKey);
   return () => target.removeEventListener("keydown", onKey);
+}
+
+/**
+ * Sends the user's location to the phone as it changes (the browser asks the user first). The
+ * session must allow `location`.
+ * @param {CloudPhoneSession} session
+ * @returns {() => void} stops sharing
+ */
+export function shareLocation(session) {
+  const watch = navigator.geolocation.watchPosition(
+    (position) => {
+      const c = position.coords;
+      /** @type {LocationFix} */
+      const fix = { latitude: c.latitude, longitude: c.longitude, accuracy: c.accuracy };
+      if (c.altitude !== null) fix.altitude = c.altitude;
+      if (c.speed !== null) fix.speed = c.speed;
+      if (c.heading !== null && !Number.isNaN(c.heading)) fix.bearing = c.heading;
+      session.location(fix);
+    },
+    undefined,
+    { enableHighAccuracy: true },
+  );
+  return () => navigator.geolocation.clearWatch(watch);
+}
+
+/**
+ * Sends the device's motion sensors to the phone from `devicemotion` events: accelerometer
+ * (with gravity, m/s²), gravity (the difference, when the device reports both) and gyroscope
+ * (rad/s). Browsers have no magnetometer event; send one with `session.sensor` if you have it.
+ * The session must allow `sensor`.
+ * @param {CloudPhoneSession} session
+ * @returns {() => void} stops sharing
+ */
+export function shareMotion(session) {
+  const radians = Math.PI / 180;
+  /** @param {DeviceMotionEvent} e */
+  const onMotion = (e) => {
+    const g = e.accelerationIncludingGravity;
+    const a = e.acceleration;
+    const r = e.rotationRate;
+    if (g?.x != null && g.y != null && g.z != null) {
+      session.sensor("accelerometer", [g.x, g.y, g.z]);
+      if (a?.x != null && a.y != null && a.z != null) session.sensor("gravity", [g.x - a.x, g.y - a.y, g.z - a.z]);
+    }
+    if (r?.alpha != null && r.beta != null && r.gamma != null) {
+      session.sensor("gyroscope", [r.beta * radians, r.gamma * radians, r.alpha * radians]);
+    }
+  };
+  window.addEventListener("devicemotion", onMotion);
+  return () => window.removeEventListener("devicemotion", onMotion);
 }

@@ -65,13 +65,14 @@ export async function startPlatform() {
 /**
  * Registers before/after hooks that start the platform and Chromium for a test file; the
  * returned object is filled in once they ran.
+ * @param {string[]} [extraArgs] more Chromium flags (fake camera and microphone, say)
  * @returns {{platform: Awaited<ReturnType<typeof startPlatform>>, browser: import("playwright-core").Browser}}
  */
-export function usePlatformAndBrowser() {
+export function usePlatformAndBrowser(extraArgs = []) {
   const env = /** @type {any} */ ({});
   before(async () => {
     env.platform = await startPlatform();
-    env.browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    env.browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...extraArgs] });
   });
   after(async () => {
     await env.browser?.close();

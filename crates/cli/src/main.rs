@@ -62,7 +62,8 @@ enum Command {
     /// Manages access keys (admin tenants only).
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Watches a phone natively for a while (WebRTC, H.264 decoded here) and reports what came.
+    /// Watches and listens to a phone natively for a while (WebRTC; H.264 and Opus decoded here)
+    /// and reports what came.
     Connect {
         /// Instance id.
         id: String,
@@ -75,6 +76,9 @@ enum Command {
         /// Write the received video (H.264 Annex B) to this file.
         #[arg(long)]
         record: Option<PathBuf>,
+        /// Write the phone's sound, decoded, to this WAV file (mono, 48 kHz; silence is skipped).
+        #[arg(long)]
+        record_audio: Option<PathBuf>,
     },
     /// Measures the platform.
     #[command(subcommand)]
@@ -889,12 +893,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", grant.view_url);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Connect { id, duration, stats_json, record } => {
+        Command::Connect { id, duration, stats_json, record, record_audio } => {
             let client = client(&data_dir)?;
             let grant = client.create_session(&id, &CreateSession::default()).await?;
             let mut viewer = Viewer::connect(&grant.signalling_url, &grant.session_token).await?;
             if let Some(path) = &record {
                 viewer.record_to(path)?;
+            }
+            if let Some(path) = &record_audio {
+                viewer.record_audio_to(path)?;
             }
             let end = std::time::Instant::now() + duration;
             while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
@@ -909,13 +916,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(stats)?);
             } else {
                 println!(
-                    "{} frames of {}x{} in {:?}, the first after {} ms, {} KiB of video",
+                    "{} frames of {}x{} in {:?}, the first after {} ms, {} KiB of video, {} packets of sound",
                     stats.frames_decoded,
                     stats.width,
                     stats.height,
                     duration,
                     stats.first_frame_ms.map_or("-".into(), |ms| ms.to_string()),
-                    stats.video_bytes / 1024
+                    stats.video_bytes / 1024,
+                    stats.audio_packets
                 );
             }
             if stats.frames_decoded == 0 {

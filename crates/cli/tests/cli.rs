@@ -425,13 +425,30 @@ fn connect_watches_a_phone_natively_and_records_the_stream() {
     let platform = up();
     let id = stdout(&platform.cli(&["instance", "create"])).trim().to_owned();
     let recording = platform.data_dir.path().join("out.h264");
-    let out =
-        platform.cli(&["connect", &id, "--duration", "3s", "--stats-json", "--record", recording.to_str().unwrap()]);
+    let sound = platform.data_dir.path().join("out.wav");
+    // The Recorder's tone button plays 1 s of 440 Hz; it is pressed once the viewer listens.
+    stdout(&platform.cli(&["instance", "shell", &id, "--", "monkey", "-p", "com.cloudphone.recorder", "1"]));
+    let connect = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(platform.data_dir.path())
+        .args(["connect", &id, "--duration", "4s", "--stats-json", "--record", recording.to_str().unwrap()])
+        .args(["--record-audio", sound.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    stdout(&platform.cli(&["instance", "shell", &id, "--", "input", "tap", "360", "1050"]));
+    let out = connect.wait_with_output().unwrap();
     let stats: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert!(stats["frames_decoded"].as_u64().unwrap() >= 1, "{stats}");
     assert_eq!((stats["width"].as_u64(), stats["height"].as_u64()), (Some(720), Some(1280)), "{stats}");
     assert!(stats["first_frame_ms"].as_u64().unwrap() < 3000, "{stats}");
-    assert_eq!(stats["audio_packets"], 0, "no audio track yet");
+    let packets = stats["audio_packets"].as_u64().unwrap();
+    assert!((40..=60).contains(&packets), "a second of tone is about 50 packets of 20 ms: {stats}");
+    assert!(stats["audio_peak_dbfs"].as_f64().unwrap() > -26.0, "{stats}");
+    let wav = std::fs::read(&sound).unwrap();
+    assert_eq!(&wav[..4], b"RIFF");
+    assert!(wav.len() > 44 + 2 * 40 * 960, "the tone is in the WAV: {} bytes", wav.len());
     let video = std::fs::read(&recording).unwrap();
     assert!(video.starts_with(&[0, 0, 0, 1]), "Annex B from the first byte");
     assert_eq!(video.len() as u64, stats["video_bytes"].as_u64().unwrap());

@@ -4,22 +4,24 @@
 //! gathered) and gets the answer, which carries this gateway's host candidate. Then a task per
 //! session drives str0m from three inputs (UDP datagrams, the phone's encoded video, timers)
 //! and feeds it the outputs back, sending:
-//! - down: the phone's H.264 video, starting at a keyframe;
-//! - up: control messages from the `control` data channel into [`PhoneLink::deliver`], the
-//!   one gate every upstream message passes before it reaches the phone.
+//! - down: the phone's H.264 video, starting at a keyframe, and its sound (Opus);
+//! - up: control messages from the `control` data channel into [`PhoneLink::deliver`], and the
+//!   viewer's camera (H.264, decoded on a thread of its own) and microphone (Opus) into
+//!   [`PhoneLink::deliver_media`]: the one gate every upstream message passes before it
+//!   reaches the phone.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use cloudphone_media::EncodedFrame;
-use cloudphone_protocol::control::{CONTROL_CHANNEL_LABEL, ControlEvent};
+use cloudphone_media::{AudioDecoder, AudioPacket, DecodedPicture, EncodedFrame, VideoDecoder};
+use cloudphone_protocol::control::{CONTROL_CHANNEL_LABEL, ControlEvent, InputCategory};
 use cloudphone_protocol::{ApiError, ControlMessage, ErrorCode};
 use str0m::change::SdpOffer;
 use str0m::channel::ChannelId;
 use str0m::format::Codec;
-use str0m::media::{MediaKind, MediaTime, Mid};
+use str0m::media::{Frequency, KeyframeRequestKind, MediaData, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 use tokio::net::UdpSocket;
@@ -45,6 +47,30 @@ pub trait PhoneLink: Send + Sync + 'static {
     fn subscribe_events(&self) -> broadcast::Receiver<ControlEvent>;
     /// Whether this session may be told `event` (the gate's say on what goes down).
     fn may_receive(&self, event: &ControlEvent) -> bool;
+    /// A new receiver of the phone's sound (20 ms Opus packets, sounding ones only).
+    fn subscribe_audio(&self) -> broadcast::Receiver<Arc<AudioPacket>>;
+    /// Passes the viewer's decoded camera picture or microphone samples through the gate to
+    /// the phone. Called from the camera's decoding thread as well as the session's task.
+    fn deliver_media(&self, media: UpstreamMedia) -> Result<(), ApiError>;
+}
+
+/// The viewer's media on its way up, decoded.
+#[derive(Debug)]
+pub enum UpstreamMedia {
+    /// A picture from the viewer's camera.
+    Camera(DecodedPicture),
+    /// Microphone samples, mono at 48 kHz.
+    Microphone(Vec<i16>),
+}
+
+impl UpstreamMedia {
+    /// The input category the gate judges this by.
+    pub fn category(&self) -> InputCategory {
+        match self {
+            UpstreamMedia::Camera(_) => InputCategory::Camera,
+            UpstreamMedia::Microphone(_) => InputCategory::Microphone,
+        }
+    }
 }
 
 /// Why a session could not be set up.
@@ -108,6 +134,12 @@ pub struct GatewayTotals {
     pub rtt_us_sum: AtomicU64,
     /// How many round-trip times were reported.
     pub rtt_samples: AtomicU64,
+    /// Opus packets of the phones' sound sent to viewers.
+    pub audio_packets_sent: AtomicU64,
+    /// Pictures decoded from viewers' cameras and passed to the gate.
+    pub camera_frames_received: AtomicU64,
+    /// Opus packets decoded from viewers' microphones and passed to the gate.
+    pub microphone_packets_received: AtomicU64,
 }
 
 /// What a session counts between two statistics reports.
@@ -115,6 +147,7 @@ pub struct GatewayTotals {
 struct SessionStats {
     frames: u64,
     bytes: u64,
+    audio_bytes: u64,
     encode_us: u64,
     size: (u32, u32),
     rtt: Option<Duration>,
@@ -163,6 +196,7 @@ impl Gateway {
             .set_crypto_provider(self.crypto.clone())
             .clear_codecs()
             .enable_h264(true)
+            .enable_opus(true, false)
             .set_stats_interval(Some(STATS_INTERVAL))
             .build(Instant::now());
         let candidate = Candidate::host(local, "udp").map_err(|e| GatewayError::BadOffer(e.to_string()))?;
@@ -172,14 +206,71 @@ impl Gateway {
             .accept_offer(offer)
             .map_err(|e| GatewayError::BadOffer(format!("cannot answer the offer: {e}")))?;
         let video = link.subscribe_video();
+        let audio = link.subscribe_audio();
         let totals = self.totals.clone();
         let open = self.open.clone();
         open.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            Session::new(rtc, socket, local, link, video, options, totals).run().await;
+            Session::new(rtc, socket, local, link, (video, audio), options, totals).run().await;
             open.fetch_sub(1, Ordering::Relaxed);
         });
         Ok(answer.to_sdp_string())
+    }
+}
+
+/// Access units waiting for the camera thread; more are dropped (and a keyframe asked for)
+/// rather than queued: a camera is live, old pictures are worthless.
+const CAMERA_QUEUE: usize = 4;
+
+/// A session's camera decoding thread.
+struct CameraFeed {
+    units: std::sync::mpsc::SyncSender<Arc<[u8]>>,
+}
+
+/// What the camera thread tells its session.
+#[derive(Debug)]
+enum CameraNote {
+    /// A picture could not be decoded (lost packets): ask the viewer for a keyframe.
+    NeedKeyframe,
+    /// The gate refused the camera; the thread has stopped.
+    Refused(ApiError),
+}
+
+impl CameraFeed {
+    /// Starts a thread that decodes the viewer's camera and passes pictures to the gate.
+    fn start(
+        link: Arc<dyn PhoneLink>,
+        notes: tokio::sync::mpsc::UnboundedSender<CameraNote>,
+        totals: Arc<GatewayTotals>,
+    ) -> std::io::Result<CameraFeed> {
+        let (units, queue) = std::sync::mpsc::sync_channel::<Arc<[u8]>>(CAMERA_QUEUE);
+        std::thread::Builder::new().name("camera-decoder".into()).spawn(move || {
+            let mut decoder = match VideoDecoder::new() {
+                Ok(decoder) => decoder,
+                Err(e) => {
+                    let _ = notes.send(CameraNote::Refused(ApiError::with_message(ErrorCode::Internal, e.to_string())));
+                    return;
+                }
+            };
+            // Ends when the session drops its sender.
+            while let Ok(unit) = queue.recv() {
+                match decoder.decode(&unit) {
+                    Ok(Some(picture)) => {
+                        if let Err(e) = link.deliver_media(UpstreamMedia::Camera(picture)) {
+                            let _ = notes.send(CameraNote::Refused(e));
+                            return;
+                        }
+                        totals.camera_frames_received.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::debug!(error = %e, "camera picture not decodable");
+                        let _ = notes.send(CameraNote::NeedKeyframe);
+                    }
+                }
+            }
+        })?;
+        Ok(CameraFeed { units })
     }
 }
 
@@ -190,6 +281,7 @@ struct Session {
     local: SocketAddr,
     link: Arc<dyn PhoneLink>,
     video: broadcast::Receiver<Arc<EncodedFrame>>,
+    audio: broadcast::Receiver<Arc<AudioPacket>>,
     /// The phone's events, for the control channel.
     events: broadcast::Receiver<ControlEvent>,
     /// How long the session may go without user input.
@@ -205,6 +297,19 @@ struct Session {
     /// Becomes `true` when the session must end (`None` once nobody can say so any more).
     end: Option<tokio::sync::watch::Receiver<bool>>,
     video_mid: Option<Mid>,
+    /// The audio media: the phone's sound down, and the viewer's microphone up if it sends one.
+    audio_mid: Option<Mid>,
+    /// The video media the viewer sends its camera on.
+    camera_mid: Option<Mid>,
+    /// Decodes the microphone; `None` until the first packet, or for good once refused.
+    microphone: Option<AudioDecoder>,
+    /// Whether the gate refused the microphone (its packets are then dropped undecoded).
+    microphone_refused: bool,
+    /// The camera's decoding thread; `None` until the first picture, or once refused.
+    camera: Option<CameraFeed>,
+    camera_refused: bool,
+    /// What the camera thread reports back.
+    camera_notes: (tokio::sync::mpsc::UnboundedSender<CameraNote>, tokio::sync::mpsc::UnboundedReceiver<CameraNote>),
     control: Option<ChannelId>,
     connected: bool,
     /// Deltas are useless until the viewer has a keyframe; skip them until one comes.
@@ -218,7 +323,7 @@ impl Session {
         socket: UdpSocket,
         local: SocketAddr,
         link: Arc<dyn PhoneLink>,
-        video: broadcast::Receiver<Arc<EncodedFrame>>,
+        (video, audio): (broadcast::Receiver<Arc<EncodedFrame>>, broadcast::Receiver<Arc<AudioPacket>>),
         options: SessionOptions,
         totals: Arc<GatewayTotals>,
     ) -> Session {
@@ -232,11 +337,19 @@ impl Session {
             local,
             link,
             video,
+            audio,
             end: Some(options.end),
             idle_timeout: options.idle_timeout,
             last_input: Instant::now(),
             warned: false,
             video_mid: None,
+            audio_mid: None,
+            camera_mid: None,
+            microphone: None,
+            microphone_refused: false,
+            camera: None,
+            camera_refused: false,
+            camera_notes: tokio::sync::mpsc::unbounded_channel(),
             control: None,
             connected: false,
             awaiting_keyframe: true,
@@ -308,6 +421,19 @@ impl Session {
                     continue;
                 }
                 _ = tokio::time::sleep_until(wake.into()) => Input::Timeout(Instant::now()),
+                packet = self.audio.recv() => {
+                    match packet {
+                        Ok(packet) => self.send_audio(&packet),
+                        // Late sound is no use: skip what was missed.
+                        Err(RecvError::Lagged(_)) => {}
+                        Err(RecvError::Closed) => break,
+                    }
+                    continue;
+                }
+                Some(note) = self.camera_notes.1.recv() => {
+                    self.on_camera_note(note);
+                    continue;
+                }
                 event = self.events.recv() => {
                     match event {
                         Ok(event) if self.link.may_receive(&event) => self.send_event(&event),
@@ -368,7 +494,17 @@ impl Session {
                 self.link.request_keyframe();
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) | Event::Closed => return false,
-            Event::MediaAdded(m) if m.kind == MediaKind::Video => self.video_mid = Some(m.mid),
+            // The viewer's offer has the screen (video we send), its camera (video we receive)
+            // and sound (audio we send, and receive when it sends its microphone).
+            Event::MediaAdded(m) if m.kind == MediaKind::Video && m.direction.is_sending() => {
+                self.video_mid = Some(m.mid)
+            }
+            Event::MediaAdded(m) if m.kind == MediaKind::Video && m.direction.is_receiving() => {
+                self.camera_mid = Some(m.mid)
+            }
+            Event::MediaAdded(m) if m.kind == MediaKind::Audio => self.audio_mid = Some(m.mid),
+            Event::MediaData(data) if Some(data.mid) == self.camera_mid => self.on_camera_data(data),
+            Event::MediaData(data) if Some(data.mid) == self.audio_mid => self.on_microphone_data(&data),
             Event::KeyframeRequest(_) => self.link.request_keyframe(),
             Event::PeerStats(peer) => {
                 self.stats.rtt = peer.rtt.or(self.stats.rtt);
@@ -426,6 +562,7 @@ impl Session {
             loss: s.loss.map(f64::from),
             fps: s.frames as f64 / seconds,
             bitrate_kbps: s.bytes as f64 * 8.0 / 1000.0 / seconds,
+            audio_kbps: s.audio_bytes as f64 * 8.0 / 1000.0 / seconds,
             bandwidth_kbps: s.bandwidth_bps.map(|b| b as f64 / 1000.0),
             codec: "H264".into(),
             width: s.size.0,
@@ -437,7 +574,7 @@ impl Session {
             self.totals.rtt_samples.fetch_add(1, Ordering::Relaxed);
         }
         self.totals.stats_reports.fetch_add(1, Ordering::Relaxed);
-        (s.frames, s.bytes, s.encode_us) = (0, 0, 0);
+        (s.frames, s.bytes, s.audio_bytes, s.encode_us) = (0, 0, 0, 0);
         self.send_event(&event);
     }
 
@@ -449,6 +586,105 @@ impl Session {
     fn send_event(&mut self, event: &ControlEvent) {
         let Some(mut channel) = self.control.and_then(|id| self.rtc.channel(id)) else { return };
         let _ = channel.write(false, event.to_json().as_bytes());
+    }
+
+    /// Sends one packet of the phone's sound, if the viewer takes audio.
+    fn send_audio(&mut self, packet: &AudioPacket) {
+        if !self.connected {
+            return;
+        }
+        let Some(mid) = self.audio_mid else { return };
+        let Some(writer) = self.rtc.writer(mid) else { return };
+        let Some(pt) = writer.payload_params().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt()) else {
+            return;
+        };
+        let rtp_time = MediaTime::new(packet.position, Frequency::FORTY_EIGHT_KHZ);
+        match writer.write(pt, Instant::now(), rtp_time, packet.data.clone()) {
+            Ok(()) => {
+                self.stats.audio_bytes += packet.data.len() as u64;
+                self.totals.audio_packets_sent.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => tracing::debug!(error = %e, "audio write failed"),
+        }
+    }
+
+    /// One access unit of the viewer's camera: to the decoding thread, unless the gate has
+    /// refused the camera or the thread is behind.
+    fn on_camera_data(&mut self, data: MediaData) {
+        if self.camera_refused {
+            return;
+        }
+        if self.camera.is_none() {
+            match CameraFeed::start(self.link.clone(), self.camera_notes.0.clone(), self.totals.clone()) {
+                Ok(feed) => self.camera = Some(feed),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start a camera decoder");
+                    self.camera_refused = true;
+                    return;
+                }
+            }
+        }
+        if !data.contiguous {
+            self.request_camera_keyframe();
+        }
+        let Some(feed) = &self.camera else { return };
+        if let Err(std::sync::mpsc::TrySendError::Full(_)) = feed.units.try_send(data.data) {
+            // The decoder is behind: drop this one, and start again from a keyframe.
+            self.request_camera_keyframe();
+        }
+    }
+
+    fn on_camera_note(&mut self, note: CameraNote) {
+        match note {
+            CameraNote::NeedKeyframe => self.request_camera_keyframe(),
+            CameraNote::Refused(error) => {
+                self.camera_refused = true;
+                self.camera = None;
+                self.send_error(&error);
+            }
+        }
+    }
+
+    fn request_camera_keyframe(&mut self) {
+        let Some(mut writer) = self.camera_mid.and_then(|mid| self.rtc.writer(mid)) else { return };
+        if writer.is_request_keyframe_possible(KeyframeRequestKind::Pli) {
+            let _ = writer.request_keyframe(None, KeyframeRequestKind::Pli);
+        }
+    }
+
+    /// One packet of the viewer's microphone: decoded and passed to the gate, unless refused.
+    fn on_microphone_data(&mut self, data: &MediaData) {
+        if self.microphone_refused || data.params.spec().codec != Codec::Opus {
+            return;
+        }
+        if self.microphone.is_none() {
+            match AudioDecoder::new() {
+                Ok(decoder) => self.microphone = Some(decoder),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start a microphone decoder");
+                    self.microphone_refused = true;
+                    return;
+                }
+            }
+        }
+        let Some(decoder) = self.microphone.as_mut() else { return };
+        let samples = match decoder.decode(&data.data) {
+            Ok(samples) => samples.to_vec(),
+            Err(e) => {
+                tracing::debug!(error = %e, "microphone packet not decodable");
+                return;
+            }
+        };
+        match self.link.deliver_media(UpstreamMedia::Microphone(samples)) {
+            Ok(()) => {
+                self.totals.microphone_packets_received.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                self.microphone_refused = true;
+                self.microphone = None;
+                self.send_error(&e);
+            }
+        }
     }
 
     fn send_video(&mut self, frame: &EncodedFrame) {

@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cloudphone_gateway::{Gateway, PhoneLink, SessionOptions};
+use cloudphone_gateway::{Gateway, PhoneLink, SessionOptions, UpstreamMedia};
 use cloudphone_host::{DeviceHost, Phone};
-use cloudphone_media::EncodedFrame;
+use cloudphone_media::{AudioPacket, EncodedFrame};
 use cloudphone_protocol::control::ControlEvent;
 use cloudphone_protocol::{ApiError, ControlMessage, ErrorCode};
 use openh264::decoder::Decoder;
@@ -38,6 +38,20 @@ impl PhoneLink for Direct {
     }
     fn may_receive(&self, _: &ControlEvent) -> bool {
         true
+    }
+    fn subscribe_audio(&self) -> broadcast::Receiver<Arc<AudioPacket>> {
+        self.0.subscribe_audio()
+    }
+    fn deliver_media(&self, media: UpstreamMedia) -> Result<(), ApiError> {
+        let result = match media {
+            UpstreamMedia::Camera(p) => self.0.feed_camera(cloudphone_device::virtual_phone::media::CameraFrame {
+                width: p.width,
+                height: p.height,
+                rgba: p.rgba,
+            }),
+            UpstreamMedia::Microphone(samples) => self.0.feed_microphone(&samples, 48_000),
+        };
+        result.map_err(|e| ApiError::with_message(ErrorCode::ControlRejected, e.to_string()))
     }
 }
 

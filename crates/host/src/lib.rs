@@ -5,6 +5,7 @@
 //! encoder thread. Every change goes through [`Phone`]'s methods, which publish the new picture
 //! (if the screen changed) and persist the state (if it changed) before they return.
 
+mod audio;
 pub mod disk;
 
 use std::collections::HashMap;
@@ -28,8 +29,6 @@ pub use cloudphone_device::DeviceError;
 
 /// How often a phone's clock is advanced (live sensor and location screens redraw at this rate).
 const TICK: Duration = Duration::from_millis(100);
-/// How much of the phone's audio output is kept for recording (10 s).
-const RECENT_AUDIO_SAMPLES: usize = OUTPUT_RATE as usize * 10;
 /// Encoded frames buffered per viewer before a slow one skips to the next keyframe.
 const VIDEO_BUFFER: usize = 32;
 /// How many phone events a viewer may lag behind before it skips some.
@@ -74,58 +73,6 @@ pub enum HostError {
         /// The error.
         source: serde_json::Error,
     },
-}
-
-/// What a phone played lately: the sounding stretches with their positions; silence between
-/// them is only counted.
-struct AudioLog {
-    /// Samples elapsed since the phone booted.
-    position: u64,
-    /// When samples were last counted.
-    drained_at: Instant,
-    /// `(first sample's position, samples)`, oldest first, none older than the window.
-    chunks: std::collections::VecDeque<(u64, Vec<i16>)>,
-}
-
-impl AudioLog {
-    fn new() -> AudioLog {
-        AudioLog { position: 0, drained_at: Instant::now(), chunks: std::collections::VecDeque::new() }
-    }
-
-    /// Samples played since the last call (and marks them counted).
-    fn due(&mut self) -> usize {
-        let n = (self.drained_at.elapsed().as_secs_f64() * OUTPUT_RATE as f64) as usize;
-        self.drained_at += Duration::from_secs_f64(n as f64 / OUTPUT_RATE as f64);
-        n.min(RECENT_AUDIO_SAMPLES)
-    }
-
-    /// Counts `n` samples, keeping them when they are not silence.
-    fn advance(&mut self, n: usize, samples: Option<Vec<i16>>) {
-        if let Some(samples) = samples.filter(|s| s.iter().any(|v| *v != 0)) {
-            self.chunks.push_back((self.position, samples));
-        }
-        self.position += n as u64;
-        let oldest = self.position.saturating_sub(RECENT_AUDIO_SAMPLES as u64);
-        while self.chunks.front().is_some_and(|(start, s)| start + s.len() as u64 <= oldest) {
-            self.chunks.pop_front();
-        }
-    }
-
-    /// The last `n` samples (at most the window), silence filled in.
-    fn recent(&self, n: usize) -> Vec<i16> {
-        let n = n.min(RECENT_AUDIO_SAMPLES).min(self.position as usize);
-        let start = self.position - n as u64;
-        let mut out = vec![0i16; n];
-        for (chunk_start, samples) in &self.chunks {
-            for (i, v) in samples.iter().enumerate() {
-                let at = chunk_start + i as u64;
-                if at >= start && at < self.position {
-                    out[(at - start) as usize] = *v;
-                }
-            }
-        }
-        out
-    }
 }
 
 /// A phone's identity and properties, as the API shows them.
@@ -210,7 +157,13 @@ pub struct Phone {
     /// An audio file being fed into the microphone, if any.
     mic_feed: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The last seconds of what the phone played.
-    audio_out: Mutex<AudioLog>,
+    audio_out: Mutex<audio::AudioLog>,
+    /// The phone's sound for listeners (see [`Phone::subscribe_audio`]).
+    audio: broadcast::Sender<Arc<cloudphone_media::AudioPacket>>,
+    /// Whether the audio stream thread runs.
+    audio_streaming: Mutex<bool>,
+    /// Opus packets made since boot, added to the host's total.
+    audio_packets: Arc<AtomicU64>,
     /// Set when the host stops this phone: a retired phone never writes its state again (a
     /// viewer still holding it cannot undo a reset).
     retired: std::sync::atomic::AtomicBool,
@@ -457,6 +410,18 @@ impl Phone {
         Ok(pcm)
     }
 
+    /// A picture from a viewer's camera: it replaces any injected picture or video.
+    pub fn feed_camera(&self, frame: media::CameraFrame) -> Result<(), DeviceError> {
+        self.stop_camera_feed();
+        self.device().camera_frame(frame, media::CameraSource::Viewer)
+    }
+
+    /// Samples from a viewer's microphone: they replace any injected audio file.
+    pub fn feed_microphone(&self, samples: &[i16], sample_rate: u32) -> Result<(), DeviceError> {
+        self.stop_audio_injection();
+        self.device().mic_samples(samples, sample_rate, media::MicSource::Viewer)
+    }
+
     /// Stops feeding an audio file into the microphone.
     pub fn stop_audio_injection(&self) {
         if let Some(task) = self.mic_feed.lock().unwrap_or_else(|p| p.into_inner()).take() {
@@ -603,6 +568,12 @@ impl Phone {
         {
             let mut device = self.device();
             news.extend(device.take_clipboard_changes().into_iter().map(|c| ControlEvent::Clipboard { text: c.text }));
+            news.extend(
+                device
+                    .take_app_messages()
+                    .into_iter()
+                    .map(|(package, data)| ControlEvent::AppMessage { package, data }),
+            );
             let mut told = self.told.lock().unwrap_or_else(|p| p.into_inner());
             let rotation = device.rotation();
             if rotation != told.0 {
@@ -747,6 +718,7 @@ pub struct DeviceHost {
     dir: PathBuf,
     phones: Mutex<HashMap<String, Arc<Phone>>>,
     frames_encoded: Arc<AtomicU64>,
+    audio_packets: Arc<AtomicU64>,
 }
 
 /// Counters of a host, for metrics.
@@ -756,17 +728,28 @@ pub struct HostStats {
     pub running: usize,
     /// Pictures encoded since the host started.
     pub frames_encoded: u64,
+    /// Opus packets (20 ms of sound each) encoded since the host started.
+    pub audio_packets: u64,
 }
 
 impl DeviceHost {
     /// A host keeping phone state under `dir/phones/<id>/`.
     pub fn new(dir: impl Into<PathBuf>) -> DeviceHost {
-        DeviceHost { dir: dir.into(), phones: Mutex::new(HashMap::new()), frames_encoded: Arc::default() }
+        DeviceHost {
+            dir: dir.into(),
+            phones: Mutex::new(HashMap::new()),
+            frames_encoded: Arc::default(),
+            audio_packets: Arc::default(),
+        }
     }
 
     /// Counters for metrics.
     pub fn stats(&self) -> HostStats {
-        HostStats { running: self.phones().len(), frames_encoded: self.frames_encoded.load(Ordering::Relaxed) }
+        HostStats {
+            running: self.phones().len(),
+            frames_encoded: self.frames_encoded.load(Ordering::Relaxed),
+            audio_packets: self.audio_packets.load(Ordering::Relaxed),
+        }
     }
 
     fn phone_dir(&self, id: &str) -> PathBuf {
@@ -842,7 +825,10 @@ impl DeviceHost {
                 playback: Mutex::new(None),
                 mic_feed: Mutex::new(None),
                 camera_feed: Mutex::new(None),
-                audio_out: Mutex::new(AudioLog::new()),
+                audio_out: Mutex::new(audio::AudioLog::new()),
+                audio: broadcast::channel(audio::AUDIO_BUFFER).0,
+                audio_streaming: Mutex::new(false),
+                audio_packets: self.audio_packets.clone(),
                 retired: std::sync::atomic::AtomicBool::new(false),
                 video,
                 events: broadcast::channel(EVENT_BUFFER).0,
@@ -1109,20 +1095,39 @@ mod tests {
         assert!(recent.iter().any(|s| s.unsigned_abs() > 1000), "the click is in the recording");
     }
 
-    #[test]
-    fn the_audio_log_keeps_sound_and_counts_silence() {
-        let mut log = AudioLog::new();
-        log.advance(1000, None);
-        log.advance(4, Some(vec![1, 2, 3, 4]));
-        log.advance(500, Some(vec![0; 500]));
-        assert_eq!(log.chunks.len(), 1, "silence is not stored");
-        let recent = log.recent(506);
-        assert_eq!(recent.len(), 506);
-        assert_eq!(&recent[2..6], &[1, 2, 3, 4]);
-        assert!(recent[6..].iter().all(|v| *v == 0));
-        log.advance(RECENT_AUDIO_SAMPLES, None);
-        assert!(log.chunks.is_empty(), "sound older than the window is dropped");
-        assert_eq!(log.recent(usize::MAX).len(), RECENT_AUDIO_SAMPLES);
+    #[tokio::test]
+    async fn listeners_hear_sound_as_opus_and_silence_costs_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = DeviceHost::new(dir.path());
+        let phone = host.create("cp-au", &PhoneState::for_seed("cp-au")).unwrap();
+        let mut listener = phone.subscribe_audio();
+        // A quiet phone sends nothing.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(listener.try_recv().is_err(), "silence is not sent");
+
+        // A tap clicks (10 ms): one or two frames of sound.
+        phone.shell("input tap 10 600").unwrap();
+        let first = tokio::time::timeout(Duration::from_secs(2), listener.recv()).await.unwrap().unwrap();
+        assert_eq!(first.position % cloudphone_media::audio::FRAME_SAMPLES as u64, 0);
+        let mut decoder = cloudphone_media::AudioDecoder::new().unwrap();
+        let loud = decoder.decode(&first.data).unwrap().iter().any(|s| s.unsigned_abs() > 1000);
+        let mut packets = vec![first];
+        while let Ok(Ok(p)) = tokio::time::timeout(Duration::from_millis(150), listener.recv()).await {
+            packets.push(p);
+        }
+        assert!((1..=3).contains(&packets.len()), "{} packets for a click", packets.len());
+        let loud = loud
+            || packets[1..].iter().any(|p| decoder.decode(&p.data).unwrap().iter().any(|s| s.unsigned_abs() > 1000));
+        assert!(loud, "the click is audible after decoding");
+        assert!(host.stats().audio_packets >= packets.len() as u64);
+
+        // The last listener gone, the stream thread ends; a new listener starts it again.
+        drop(listener);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!*phone.audio_streaming.lock().unwrap());
+        let mut again = phone.subscribe_audio();
+        phone.shell("input tap 10 600").unwrap();
+        tokio::time::timeout(Duration::from_secs(2), again.recv()).await.unwrap().unwrap();
     }
 
     #[tokio::test]

@@ -30,6 +30,12 @@ pub enum InputCategory {
     Location,
     /// Clipboard contents: optional data.
     Clipboard,
+    /// The viewer's camera, as a video track into the phone's camera: optional data.
+    Camera,
+    /// The viewer's microphone, as an audio track into the phone's microphone: optional data.
+    Microphone,
+    /// Messages between the viewer and an app in the phone (edge-cloud messaging).
+    AppMessage,
 }
 
 impl InputCategory {
@@ -41,6 +47,9 @@ impl InputCategory {
         InputCategory::Sensor,
         InputCategory::Location,
         InputCategory::Clipboard,
+        InputCategory::Camera,
+        InputCategory::Microphone,
+        InputCategory::AppMessage,
     ];
 
     /// The snake_case name.
@@ -52,6 +61,9 @@ impl InputCategory {
             InputCategory::Sensor => "sensor",
             InputCategory::Location => "location",
             InputCategory::Clipboard => "clipboard",
+            InputCategory::Camera => "camera",
+            InputCategory::Microphone => "microphone",
+            InputCategory::AppMessage => "app_message",
         }
     }
 }
@@ -146,7 +158,18 @@ pub enum ControlMessage {
         /// Quarter turns from upright, 0 to 3.
         rotation: u32,
     },
+    /// A message for an app in the phone (edge-cloud messaging): delivered to the installed
+    /// package's inbox, where the app reads it.
+    AppMessage {
+        /// The receiving package.
+        package: String,
+        /// The message, any text (JSON, say) up to [`MAX_APP_MESSAGE_BYTES`].
+        data: String,
+    },
 }
+
+/// The largest app message, in bytes of its `data`, either way.
+pub const MAX_APP_MESSAGE_BYTES: usize = 16 * 1024;
 
 /// The motion sensors a phone takes readings for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -276,6 +299,9 @@ pub enum ControlEvent {
         fps: f64,
         /// Video sent over the interval, kbit/s.
         bitrate_kbps: f64,
+        /// The phone's sound sent over the interval, kbit/s (0 while it is silent).
+        #[serde(default)]
+        audio_kbps: f64,
         /// The bandwidth estimate towards the viewer, kbit/s, once there is one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         bandwidth_kbps: Option<f64>,
@@ -300,6 +326,13 @@ pub enum ControlEvent {
         /// `idle` (no input for the idle timeout) or `revoked` (its token was revoked).
         reason: String,
     },
+    /// An app in the phone sent the viewer a message (edge-cloud messaging).
+    AppMessage {
+        /// The sending package.
+        package: String,
+        /// The message.
+        data: String,
+    },
     /// An upstream message was refused or could not be read; it was not delivered.
     Error {
         /// The error catalogue code (`control.invalid_message`, `control.not_allowed`, …).
@@ -318,9 +351,10 @@ impl ControlEvent {
 
 impl ControlMessage {
     /// Whether this is the end user acting (touch, scroll, key, text, clipboard), which keeps a
-    /// session from being recycled as idle; sensor and location feeds flow by themselves.
+    /// session from being recycled as idle; sensor and location feeds and app messages flow by
+    /// themselves.
     pub fn is_user_input(&self) -> bool {
-        !matches!(self, ControlMessage::Sensor(_) | ControlMessage::Location(_))
+        !matches!(self, ControlMessage::Sensor(_) | ControlMessage::Location(_) | ControlMessage::AppMessage { .. })
     }
 
     /// The category this message belongs to.
@@ -333,6 +367,7 @@ impl ControlMessage {
             ControlMessage::Sensor(_) => InputCategory::Sensor,
             ControlMessage::Location(_) => InputCategory::Location,
             ControlMessage::Clipboard { .. } => InputCategory::Clipboard,
+            ControlMessage::AppMessage { .. } => InputCategory::AppMessage,
         }
     }
 
@@ -348,6 +383,46 @@ impl ControlMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the value looks like on the wire (floats as written, not widened to f64), with every
+    /// number as a float: `90` and `90.0` are the same number to every JSON reader.
+    fn wire_value(value: &impl Serialize) -> serde_json::Value {
+        fn floats(v: serde_json::Value) -> serde_json::Value {
+            match v {
+                serde_json::Value::Number(n) => serde_json::json!(n.as_f64().unwrap()),
+                serde_json::Value::Array(a) => a.into_iter().map(floats).collect(),
+                serde_json::Value::Object(o) => o.into_iter().map(|(k, v)| (k, floats(v))).collect(),
+                other => other,
+            }
+        }
+        floats(serde_json::from_str(&serde_json::to_string(value).unwrap()).unwrap())
+    }
+
+    /// The vectors the browser SDK is tested against too (web/tests/protocol.test.mjs).
+    #[test]
+    fn shared_vectors() {
+        let vectors: serde_json::Value = serde_json::from_str(include_str!("../vectors/control.json")).unwrap();
+        assert_eq!(vectors["version"], CONTROL_PROTOCOL_VERSION);
+        for m in vectors["messages"].as_array().unwrap() {
+            let name = &m["name"];
+            let parsed =
+                ControlMessage::parse(m["wire"].to_string().as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(parsed.category().as_str(), m["category"], "{name}");
+            assert_eq!(wire_value(&parsed), wire_value(&m["wire"]), "{name} round-trips");
+        }
+        for m in vectors["invalid"].as_array().unwrap() {
+            let text = m["text"].as_str().unwrap();
+            assert!(ControlMessage::parse(text.as_bytes()).is_err(), "{} is refused", m["name"]);
+        }
+        for e in vectors["events"].as_array().unwrap() {
+            let event: ControlEvent =
+                serde_json::from_value(e["wire"].clone()).unwrap_or_else(|err| panic!("{}: {err}", e["name"]));
+            assert_eq!(wire_value(&event), wire_value(&e["wire"]), "{} round-trips", e["name"]);
+        }
+        let kinds: std::collections::BTreeSet<&str> =
+            vectors["messages"].as_array().unwrap().iter().map(|m| m["wire"]["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds.len(), 9, "every message type has a vector: {kinds:?}");
+    }
 
     #[test]
     fn touch_wire_form() {

@@ -1,5 +1,6 @@
 //! The native streaming client: opens a session with a session token over WebRTC (str0m), decodes
-//! the phone's H.264 video (openh264) and sends control messages, as the browser SDK does.
+//! the phone's H.264 video (openh264) and Opus sound, and sends control messages, camera
+//! pictures and microphone sound, as the browser SDK does.
 //!
 //! ```no_run
 //! # async fn demo(client: cloudphone_sdk::Client) -> Result<(), Box<dyn std::error::Error>> {
@@ -20,6 +21,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cloudphone_media::audio::{FRAME_SAMPLES, SAMPLE_RATE};
+use cloudphone_media::{AudioDecoder, AudioEncoder, EncoderSettings, VideoEncoder};
 use cloudphone_protocol::ControlMessage;
 use cloudphone_protocol::api::{SignallingAnswer, SignallingOffer};
 use cloudphone_protocol::error::ErrorBody;
@@ -27,7 +30,8 @@ use openh264::decoder::Decoder;
 use openh264::formats::YUVSource;
 use str0m::change::SdpAnswer;
 use str0m::channel::ChannelId;
-use str0m::media::{Direction, MediaKind};
+use str0m::format::Codec;
+use str0m::media::{Direction, Frequency, MediaData, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 use tokio::net::UdpSocket;
@@ -44,9 +48,25 @@ pub enum ViewerError {
     /// The UDP socket or the recording file failed.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
-    /// The H.264 decoder could not start.
-    #[error("decoder: {0}")]
+    /// A codec could not start, or could not encode what was given.
+    #[error("codec: {0}")]
     Decoder(String),
+}
+
+impl From<cloudphone_media::MediaError> for ViewerError {
+    fn from(e: cloudphone_media::MediaError) -> Self {
+        ViewerError::Decoder(e.to_string())
+    }
+}
+
+/// What a viewer sends besides input: its camera and its microphone. Each is offered to the
+/// gateway only when asked for here, and reaches the phone only if the session allows it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ViewerOptions {
+    /// Offer a camera track ([`Viewer::send_camera`]).
+    pub camera: bool,
+    /// Offer a microphone track ([`Viewer::send_microphone`]).
+    pub microphone: bool,
 }
 
 /// A decoded picture, I420 planes packed without padding.
@@ -94,6 +114,8 @@ pub enum ViewerEvent {
     ControlOpen,
     /// A picture was decoded.
     Frame(DecodedFrame),
+    /// 20 ms (usually) of the phone's sound was decoded: mono, 48 kHz.
+    Audio(Vec<i16>),
     /// The phone or the gateway sent a control event (JSON, see docs/protocol.md).
     Control(String),
     /// The session ended.
@@ -113,8 +135,10 @@ pub struct ViewerStats {
     pub height: usize,
     /// Encoded video received, bytes.
     pub video_bytes: u64,
-    /// Audio packets received (the gateway sends no audio track yet).
+    /// Opus packets of the phone's sound received (none while the phone is silent).
     pub audio_packets: u64,
+    /// The loudest 20 ms of sound decoded, dBFS (absent before any sound).
+    pub audio_peak_dbfs: Option<f32>,
     /// Control events received.
     pub control_events: u64,
     /// The server's latest statistics report (a `stats` control event: RTT, fps, bitrate, …).
@@ -132,14 +156,39 @@ pub struct Viewer {
     started: Instant,
     stats: ViewerStats,
     record: Option<std::io::BufWriter<std::fs::File>>,
+    record_audio: Option<WavWriter>,
+    audio_decoder: AudioDecoder,
+    /// The phone's screen, the camera's track and the sound's, once negotiated.
+    mids: Mids,
+    camera: Option<(VideoEncoder, Instant)>,
+    /// The microphone's encoder, the samples not yet a whole frame, and the next frame's position.
+    microphone: Option<(AudioEncoder, Vec<i16>, u64)>,
     buf: Vec<u8>,
     closed: bool,
+}
+
+#[derive(Debug)]
+struct Mids {
+    screen: Mid,
+    camera: Option<Mid>,
+    audio: Mid,
+    /// Whether the audio media also sends (the microphone was offered).
+    microphone: bool,
 }
 
 impl Viewer {
     /// Opens a session: offers video (receive only) and the control channel, and sends the offer
     /// to `signalling_url` with the session token.
     pub async fn connect(signalling_url: &str, session_token: &str) -> Result<Viewer, ViewerError> {
+        Viewer::connect_with(signalling_url, session_token, ViewerOptions::default()).await
+    }
+
+    /// Opens a session that may also send the viewer's camera and microphone.
+    pub async fn connect_with(
+        signalling_url: &str,
+        session_token: &str,
+        options: ViewerOptions,
+    ) -> Result<Viewer, ViewerError> {
         let started = Instant::now();
         // A socket on the interface that routes to the server (loopback for a local one).
         let server_ip = reqwest::Url::parse(signalling_url)
@@ -156,10 +205,14 @@ impl Viewer {
             .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
             .clear_codecs()
             .enable_h264(true)
+            .enable_opus(true, false)
             .build(Instant::now());
         rtc.add_local_candidate(Candidate::host(local, "udp").map_err(|e| ViewerError::Rtc(e.to_string()))?);
         let mut change = rtc.sdp_api();
-        change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+        let screen = change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+        let sound = if options.microphone { Direction::SendRecv } else { Direction::RecvOnly };
+        let audio = change.add_media(MediaKind::Audio, sound, None, None, None);
+        let camera = options.camera.then(|| change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None));
         let control = change.add_channel("control".into());
         let (offer, pending) = change.apply().ok_or_else(|| ViewerError::Rtc("nothing to offer".into()))?;
 
@@ -193,6 +246,11 @@ impl Viewer {
             started,
             stats: ViewerStats::default(),
             record: None,
+            record_audio: None,
+            audio_decoder: AudioDecoder::new()?,
+            mids: Mids { screen, camera, audio, microphone: options.microphone },
+            camera: None,
+            microphone: None,
             buf: vec![0u8; 2048],
             closed: false,
         })
@@ -201,6 +259,65 @@ impl Viewer {
     /// Writes the video as received (H.264 Annex B) to `path` from now on.
     pub fn record_to(&mut self, path: &std::path::Path) -> Result<(), ViewerError> {
         self.record = Some(std::io::BufWriter::new(std::fs::File::create(path)?));
+        Ok(())
+    }
+
+    /// Writes the phone's sound as decoded (mono 16-bit 48 kHz WAV) to `path` from now on.
+    pub fn record_audio_to(&mut self, path: &std::path::Path) -> Result<(), ViewerError> {
+        self.record_audio = Some(WavWriter::create(path)?);
+        Ok(())
+    }
+
+    /// Sends one picture of the viewer's camera (RGBA, even sizes), H.264-encoded. Needs a
+    /// session opened with [`ViewerOptions::camera`].
+    pub fn send_camera(&mut self, rgba: &[u8], width: u32, height: u32) -> Result<(), ViewerError> {
+        let mid = self.mids.camera.ok_or_else(|| ViewerError::Rtc("the session was opened without a camera".into()))?;
+        let (encoder, since) = self.camera.get_or_insert_with(|| {
+            (VideoEncoder::new(EncoderSettings { bitrate_bps: 1_500_000, max_fps: 30.0 }), Instant::now())
+        });
+        let timestamp_us = since.elapsed().as_micros() as u64;
+        let frame = encoder.encode(rgba, width, height, timestamp_us)?;
+        let writer = self.rtc.writer(mid).ok_or_else(|| ViewerError::Rtc("the camera track is not ready".into()))?;
+        let pt = writer
+            .payload_params()
+            .find(|p| p.spec().codec == Codec::H264 && p.spec().format.packetization_mode == Some(1))
+            .map(|p| p.pt())
+            .ok_or_else(|| ViewerError::Rtc("no H.264 for the camera".into()))?;
+        writer
+            .write(pt, Instant::now(), MediaTime::from_90khz(timestamp_us * 9 / 100), frame.data)
+            .map_err(|e| ViewerError::Rtc(e.to_string()))
+    }
+
+    /// Sends microphone sound (mono, 48 kHz), Opus-encoded in 20 ms packets; a partial frame
+    /// waits for the next call. Needs a session opened with [`ViewerOptions::microphone`].
+    pub fn send_microphone(&mut self, samples: &[i16]) -> Result<(), ViewerError> {
+        if !self.mids.microphone {
+            return Err(ViewerError::Rtc("the session was opened without a microphone".into()));
+        }
+        let mid = self.mids.audio;
+        if self.microphone.is_none() {
+            self.microphone = Some((AudioEncoder::new(32_000)?, Vec::new(), 0));
+        }
+        let (encoder, pending, position) = self.microphone.as_mut().expect("set above");
+        pending.extend_from_slice(samples);
+        let mut packets = Vec::new();
+        while pending.len() >= FRAME_SAMPLES {
+            let frame: Vec<i16> = pending.drain(..FRAME_SAMPLES).collect();
+            packets.push((encoder.encode(&frame)?, *position));
+            *position += FRAME_SAMPLES as u64;
+        }
+        for (data, position) in packets {
+            // A writer is used up by one write.
+            let writer =
+                self.rtc.writer(mid).ok_or_else(|| ViewerError::Rtc("the microphone track is not ready".into()))?;
+            let pt = writer
+                .payload_params()
+                .find(|p| p.spec().codec == Codec::Opus)
+                .map(|p| p.pt())
+                .ok_or_else(|| ViewerError::Rtc("no Opus for the microphone".into()))?;
+            let time = MediaTime::new(position, Frequency::FORTY_EIGHT_KHZ);
+            writer.write(pt, Instant::now(), time, data).map_err(|e| ViewerError::Rtc(e.to_string()))?;
+        }
         Ok(())
     }
 
@@ -289,7 +406,8 @@ impl Viewer {
                 self.closed = true;
                 Some(ViewerEvent::Closed)
             }
-            Event::MediaData(data) => {
+            Event::MediaData(data) if data.params.spec().codec == Codec::Opus => self.on_audio(&data)?,
+            Event::MediaData(data) if data.mid == self.mids.screen => {
                 self.stats.video_bytes += data.data.len() as u64;
                 if let Some(record) = &mut self.record {
                     record.write_all(&data.data)?;
@@ -314,6 +432,70 @@ impl Viewer {
     }
 }
 
+impl Viewer {
+    fn on_audio(&mut self, data: &MediaData) -> Result<Option<ViewerEvent>, ViewerError> {
+        self.stats.audio_packets += 1;
+        let samples = match self.audio_decoder.decode(&data.data) {
+            Ok(samples) => samples.to_vec(),
+            // A damaged packet: the next one is independent enough to go on.
+            Err(_) => return Ok(None),
+        };
+        let level = level_dbfs(&samples);
+        self.stats.audio_peak_dbfs = Some(self.stats.audio_peak_dbfs.map_or(level, |peak| peak.max(level)));
+        if let Some(wav) = &mut self.record_audio {
+            wav.append(&samples)?;
+        }
+        Ok(Some(ViewerEvent::Audio(samples)))
+    }
+}
+
+/// The level of some samples, dBFS (-90 for silence).
+pub fn level_dbfs(samples: &[i16]) -> f32 {
+    let n = samples.len().max(1) as f64;
+    let mean_square = samples.iter().map(|s| (f64::from(*s) / f64::from(i16::MAX)).powi(2)).sum::<f64>() / n;
+    if mean_square <= 0.0 { -90.0 } else { (10.0 * mean_square.log10()).max(-90.0) as f32 }
+}
+
+/// A mono 16-bit 48 kHz WAV file whose header is kept true after every append, so it is
+/// playable however the program ends.
+struct WavWriter {
+    file: std::fs::File,
+    data_bytes: u32,
+}
+
+impl WavWriter {
+    fn create(path: &std::path::Path) -> std::io::Result<WavWriter> {
+        let mut file = std::fs::File::create(path)?;
+        let mut header = Vec::with_capacity(44);
+        header.extend_from_slice(b"RIFF");
+        header.extend_from_slice(&36u32.to_le_bytes());
+        header.extend_from_slice(b"WAVEfmt ");
+        header.extend_from_slice(&16u32.to_le_bytes());
+        header.extend_from_slice(&1u16.to_le_bytes()); // PCM
+        header.extend_from_slice(&1u16.to_le_bytes()); // mono
+        header.extend_from_slice(&SAMPLE_RATE.to_le_bytes());
+        header.extend_from_slice(&(SAMPLE_RATE * 2).to_le_bytes()); // bytes per second
+        header.extend_from_slice(&2u16.to_le_bytes()); // bytes per frame
+        header.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
+        header.extend_from_slice(b"data");
+        header.extend_from_slice(&0u32.to_le_bytes());
+        file.write_all(&header)?;
+        Ok(WavWriter { file, data_bytes: 0 })
+    }
+
+    fn append(&mut self, samples: &[i16]) -> std::io::Result<()> {
+        use std::io::{Seek, SeekFrom};
+        let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+        self.file.seek(SeekFrom::End(0))?;
+        self.file.write_all(&bytes)?;
+        self.data_bytes = self.data_bytes.saturating_add(bytes.len() as u32);
+        self.file.seek(SeekFrom::Start(4))?;
+        self.file.write_all(&(36 + self.data_bytes).to_le_bytes())?;
+        self.file.seek(SeekFrom::Start(40))?;
+        self.file.write_all(&self.data_bytes.to_le_bytes())
+    }
+}
+
 /// How different two luma grids are: the mean absolute difference of their cells.
 fn grid_difference(a: &[u8], b: &[u8]) -> f64 {
     let sum: u64 = a.iter().zip(b).map(|(x, y)| u64::from(x.abs_diff(*y))).sum();
@@ -321,8 +503,8 @@ fn grid_difference(a: &[u8], b: &[u8]) -> f64 {
 }
 
 impl Viewer {
-    /// Measures input-to-picture latency `samples` times on the virtual phone's launcher: a tap
-    /// on the Settings icon, then BACK, and so on, each timed from sending the input to the
+    /// Measures input-to-picture latency `samples` times on the virtual phone's launcher (HOME
+    /// first): a tap on the Settings icon, then BACK, and so on, each timed from sending the input to the
     /// first decoded picture that differs from the one before it. Returns the latencies.
     pub async fn input_latency(&mut self, samples: usize) -> Result<Vec<Duration>, ViewerError> {
         const GRID: (usize, usize) = (9, 16);
@@ -341,6 +523,16 @@ impl Viewer {
             }
         }
         let mut current = current.unwrap_or_default();
+        // Start from the launcher, whatever app was in front.
+        self.send(&ControlMessage::Key {
+            action: cloudphone_protocol::control::KeyAction::Press,
+            keycode: "KEYCODE_HOME".into(),
+        })?;
+        while let Some(event) = self.next_event(settle * 2).await? {
+            if let ViewerEvent::Frame(frame) = event {
+                current = frame.luma_grid(GRID.0, GRID.1);
+            }
+        }
         let mut latencies = Vec::with_capacity(samples);
         for i in 0..samples {
             let sent = Instant::now();

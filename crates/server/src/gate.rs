@@ -1,4 +1,5 @@
-//! The upstream gate: every message a viewer sends passes here before it reaches the phone.
+//! The upstream gate: every message a viewer sends (control messages, camera pictures,
+//! microphone samples) passes here before it reaches the phone.
 //!
 //! A session is opened with the input categories it may send; anything else is refused with
 //! a typed error and counted. The privacy layer's consent rules will plug in here.
@@ -7,9 +8,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use cloudphone_gateway::PhoneLink;
+use cloudphone_device::virtual_phone::media::CameraFrame;
+use cloudphone_gateway::{PhoneLink, UpstreamMedia};
 use cloudphone_host::Phone;
-use cloudphone_media::EncodedFrame;
+use cloudphone_media::{AudioPacket, EncodedFrame};
 use cloudphone_protocol::control::{ControlEvent, InputCategory};
 use cloudphone_protocol::{ApiError, ControlMessage, ErrorCode};
 use tokio::sync::broadcast;
@@ -25,6 +27,18 @@ impl GatedPhone {
     /// Gates `phone` to the `allowed` categories.
     pub fn new(phone: Arc<Phone>, allowed: BTreeSet<InputCategory>) -> GatedPhone {
         GatedPhone { phone, allowed, refused: AtomicU64::new(0) }
+    }
+
+    /// Refuses (and counts) what the session was not opened for.
+    fn check(&self, category: InputCategory) -> Result<(), ApiError> {
+        if self.allowed.contains(&category) {
+            return Ok(());
+        }
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        Err(ApiError::with_message(
+            ErrorCode::ControlNotAllowed,
+            format!("this session may not send {} input", category.as_str()),
+        ))
     }
 
     /// How many messages the gate refused so far.
@@ -43,15 +57,25 @@ impl PhoneLink for GatedPhone {
     }
 
     fn deliver(&self, message: ControlMessage) -> Result<(), ApiError> {
-        let category = message.category();
-        if !self.allowed.contains(&category) {
-            self.refused.fetch_add(1, Ordering::Relaxed);
-            return Err(ApiError::with_message(
-                ErrorCode::ControlNotAllowed,
-                format!("this session may not send {} input", category.as_str()),
-            ));
+        self.check(message.category())?;
+        self.phone.inject(&message).map_err(rejected)
+    }
+
+    fn deliver_media(&self, media: UpstreamMedia) -> Result<(), ApiError> {
+        self.check(media.category())?;
+        match media {
+            UpstreamMedia::Camera(p) => {
+                self.phone.feed_camera(CameraFrame { width: p.width, height: p.height, rgba: p.rgba })
+            }
+            UpstreamMedia::Microphone(samples) => {
+                self.phone.feed_microphone(&samples, cloudphone_media::audio::SAMPLE_RATE)
+            }
         }
-        self.phone.inject(&message).map_err(|e| ApiError::with_message(ErrorCode::ControlRejected, e.to_string()))
+        .map_err(rejected)
+    }
+
+    fn subscribe_audio(&self) -> broadcast::Receiver<Arc<AudioPacket>> {
+        self.phone.subscribe_audio()
     }
 
     fn subscribe_events(&self) -> broadcast::Receiver<ControlEvent> {
@@ -59,13 +83,20 @@ impl PhoneLink for GatedPhone {
     }
 
     /// The phone's clipboard goes down only to sessions opened for the clipboard: it is the
-    /// same personal data in the other direction.
+    /// same personal data in the other direction. Likewise apps' messages, to sessions opened
+    /// for app messages.
     fn may_receive(&self, event: &ControlEvent) -> bool {
         match event {
             ControlEvent::Clipboard { .. } => self.allowed.contains(&InputCategory::Clipboard),
+            ControlEvent::AppMessage { .. } => self.allowed.contains(&InputCategory::AppMessage),
             _ => true,
         }
     }
+}
+
+/// The phone refused what the gate let through (a bad key name, a package not installed).
+fn rejected(e: cloudphone_host::DeviceError) -> ApiError {
+    ApiError::with_message(ErrorCode::ControlRejected, e.to_string())
 }
 
 #[cfg(test)]

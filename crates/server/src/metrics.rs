@@ -145,22 +145,57 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
     let _ = writeln!(out, "cloudphone_callback_given_up_total {}", load(&stats.given_up));
 
     let host = app.instances.host_stats();
-    out.push_str("# HELP cloudphone_phones_running Phones running on this host.\n");
-    out.push_str("# TYPE cloudphone_phones_running gauge\n");
-    let _ = writeln!(out, "cloudphone_phones_running {}", host.running);
-    out.push_str("# HELP cloudphone_video_frames_encoded_total Pictures encoded to H.264.\n");
-    out.push_str("# TYPE cloudphone_video_frames_encoded_total counter\n");
-    let _ = writeln!(out, "cloudphone_video_frames_encoded_total {}", host.frames_encoded);
-    out.push_str("# HELP cloudphone_viewer_sessions Viewer sessions open now.\n");
-    out.push_str("# TYPE cloudphone_viewer_sessions gauge\n");
-    let _ = writeln!(out, "cloudphone_viewer_sessions {}", app.sessions.open_sessions());
     let totals = app.sessions.gateway_totals();
-    out.push_str("# HELP cloudphone_viewer_frames_sent_total Video pictures sent to viewers.\n");
-    out.push_str("# TYPE cloudphone_viewer_frames_sent_total counter\n");
-    let _ = writeln!(out, "cloudphone_viewer_frames_sent_total {}", load(&totals.frames_sent));
-    out.push_str("# HELP cloudphone_viewer_video_bytes_sent_total Video bytes sent to viewers.\n");
-    out.push_str("# TYPE cloudphone_viewer_video_bytes_sent_total counter\n");
-    let _ = writeln!(out, "cloudphone_viewer_video_bytes_sent_total {}", load(&totals.video_bytes_sent));
+    // (name, type, help, value) of the metrics without labels.
+    let unlabelled: [(&str, &str, &str, String); 9] = [
+        ("cloudphone_phones_running", "gauge", "Phones running on this host.", host.running.to_string()),
+        (
+            "cloudphone_video_frames_encoded_total",
+            "counter",
+            "Pictures encoded to H.264.",
+            host.frames_encoded.to_string(),
+        ),
+        (
+            "cloudphone_audio_packets_encoded_total",
+            "counter",
+            "Opus packets (20 ms each) of phones' sound encoded.",
+            host.audio_packets.to_string(),
+        ),
+        ("cloudphone_viewer_sessions", "gauge", "Viewer sessions open now.", app.sessions.open_sessions().to_string()),
+        (
+            "cloudphone_viewer_frames_sent_total",
+            "counter",
+            "Video pictures sent to viewers.",
+            load(&totals.frames_sent).to_string(),
+        ),
+        (
+            "cloudphone_viewer_video_bytes_sent_total",
+            "counter",
+            "Video bytes sent to viewers.",
+            load(&totals.video_bytes_sent).to_string(),
+        ),
+        (
+            "cloudphone_viewer_audio_packets_sent_total",
+            "counter",
+            "Opus packets of phones' sound sent to viewers.",
+            load(&totals.audio_packets_sent).to_string(),
+        ),
+        (
+            "cloudphone_viewer_camera_frames_received_total",
+            "counter",
+            "Pictures from viewers' cameras decoded and passed to the gate.",
+            load(&totals.camera_frames_received).to_string(),
+        ),
+        (
+            "cloudphone_viewer_microphone_packets_received_total",
+            "counter",
+            "Opus packets from viewers' microphones decoded and passed to the gate.",
+            load(&totals.microphone_packets_received).to_string(),
+        ),
+    ];
+    for (name, kind, help, value) in &unlabelled {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+    }
     out.push_str("# HELP cloudphone_viewer_rtt_seconds Round-trip times to viewers, one per 2 s report.\n");
     out.push_str("# TYPE cloudphone_viewer_rtt_seconds summary\n");
     let _ = writeln!(out, "cloudphone_viewer_rtt_seconds_sum {}", load(&totals.rtt_us_sum) as f64 / 1e6);

@@ -1,13 +1,14 @@
-//! Sessions end to end with the native viewer: pictures come down, input goes up through the
-//! gate, and the phone's events (app in front, rotation, clipboard) come down the control channel,
-//! the clipboard only to sessions opened for it.
+//! Sessions end to end with the native viewer: pictures and sound come down; input, the camera
+//! and the microphone go up through the gate; the phone's events (app in front, rotation,
+//! clipboard, apps' messages) come down the control channel, the personal ones only to sessions
+//! opened for them.
 
 use std::time::Duration;
 
 use cloudphone_protocol::ControlMessage;
 use cloudphone_protocol::api::CreateSession;
 use cloudphone_protocol::control::{ControlEvent, InputCategory, KeyAction};
-use cloudphone_sdk::viewer::{Viewer, ViewerEvent};
+use cloudphone_sdk::viewer::{Viewer, ViewerEvent, ViewerOptions};
 
 mod common;
 use common::{start, start_with};
@@ -41,13 +42,41 @@ async fn open(client: &cloudphone_sdk::Client, id: &str, allow: Option<Vec<Input
 
 /// Connects with a grant and waits for a picture and the control channel.
 async fn ready(grant: &cloudphone_protocol::api::SessionGrant) -> Viewer {
-    let mut viewer = Viewer::connect(&grant.signalling_url, &grant.session_token).await.unwrap();
+    ready_with(grant, ViewerOptions::default()).await
+}
+
+async fn ready_with(grant: &cloudphone_protocol::api::SessionGrant, options: ViewerOptions) -> Viewer {
+    let mut viewer = Viewer::connect_with(&grant.signalling_url, &grant.session_token, options).await.unwrap();
     let until = std::time::Instant::now() + Duration::from_secs(20);
     while !viewer.control_open() || viewer.stats().frames_decoded == 0 {
         let left = until.checked_duration_since(std::time::Instant::now()).expect("a picture and the control channel");
         viewer.next_event(left).await.unwrap();
     }
     viewer
+}
+
+fn tap(viewer: &mut Viewer, x: f32, y: f32) {
+    for action in [cloudphone_protocol::control::TouchAction::Down, cloudphone_protocol::control::TouchAction::Up] {
+        viewer.send(&ControlMessage::Touch { action, pointer_id: 0, x, y, width: 720, height: 1280 }).unwrap();
+    }
+}
+
+/// Drives the viewer for `time`, keeping the sound it decodes.
+async fn listen(viewer: &mut Viewer, time: Duration) -> Vec<i16> {
+    let until = std::time::Instant::now() + time;
+    let mut sound = Vec::new();
+    while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+        if let Some(ViewerEvent::Audio(samples)) = viewer.next_event(left).await.unwrap() {
+            sound.extend(samples);
+        }
+    }
+    sound
+}
+
+/// A sine tone at 48 kHz.
+fn sine(hz: f32, samples: usize, amplitude: f32) -> Vec<i16> {
+    let step = std::f32::consts::TAU * hz / 48_000.0;
+    (0..samples).map(|i| ((i as f32 * step).sin() * amplitude) as i16).collect()
 }
 
 fn key(keycode: &str) -> ControlMessage {
@@ -165,5 +194,95 @@ async fn idle_sessions_are_warned_then_recycled_and_input_keeps_them() {
 
     let bad = CreateSession { idle_timeout_seconds: Some(7201), ..Default::default() };
     assert_eq!(common::code(client.create_session(&id, &bad).await), "request.invalid_parameter");
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sound_comes_down_camera_and_microphone_go_up_and_apps_talk_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+    let id = client.create_instances(1).await.unwrap().remove(0).id;
+    let grant = client.create_session(&id, &CreateSession::default()).await.unwrap();
+    let mut viewer = ready_with(&grant, ViewerOptions { camera: true, microphone: true }).await;
+    let wav = dir.path().join("sound.wav");
+    viewer.record_audio_to(&wav).unwrap();
+
+    // Down, sound: a quiet phone sends none; the Recorder's test tone (440 Hz, 1 s) comes as Opus.
+    client.shell(&id, "monkey -p com.cloudphone.recorder 1").await.unwrap();
+    assert!(listen(&mut viewer, Duration::from_millis(500)).await.is_empty(), "silence is not sent");
+    tap(&mut viewer, 360.0, 1050.0);
+    let sound = listen(&mut viewer, Duration::from_millis(1800)).await;
+    let loud: Vec<i16> = sound.iter().copied().skip_while(|s| s.unsigned_abs() < 2000).collect();
+    assert!(loud.len() >= 40_000, "most of the second of tone arrived: {} samples", loud.len());
+    let tone = &loud[4_800..40_000];
+    let rising = tone.windows(2).filter(|w| w[0] < 0 && w[1] >= 0).count() as f64 * 48_000.0 / tone.len() as f64;
+    assert!((rising - 440.0).abs() < 15.0, "the tone's pitch: {rising:.1} Hz");
+    assert!(viewer.stats().audio_packets >= 45, "{} packets", viewer.stats().audio_packets);
+    // A quarter of full scale at the default volume (8 of 15): about -21 dBFS.
+    assert!(viewer.stats().audio_peak_dbfs.unwrap() > -26.0, "{:?}", viewer.stats().audio_peak_dbfs);
+    let recorded = std::fs::read(&wav).unwrap();
+    assert_eq!(&recorded[..4], b"RIFF");
+    assert_eq!(recorded.len(), 44 + 2 * sound.len(), "the WAV holds what was decoded");
+
+    // Up, microphone: a loud tone reaches the phone's microphone, from the viewer.
+    for chunk in sine(300.0, 48_000, 16_000.0).chunks(960) {
+        viewer.send_microphone(chunk).unwrap();
+        viewer.next_event(Duration::from_millis(20)).await.unwrap();
+    }
+    let mic = client.microphone(&id).await.unwrap();
+    assert_eq!(mic.source.as_deref(), Some("viewer"));
+    assert!(mic.level_db > -12.0 && mic.samples >= 40_000, "{mic:?}");
+
+    // Up, camera: pictures of a solid colour show in the phone's Camera app.
+    client.shell(&id, "monkey -p com.cloudphone.camera 1").await.unwrap();
+    let orange: Vec<u8> = [255u8, 140, 0, 255].repeat(320 * 240);
+    for _ in 0..30 {
+        viewer.send_camera(&orange, 320, 240).unwrap();
+        viewer.next_event(Duration::from_millis(33)).await.unwrap();
+    }
+    listen(&mut viewer, Duration::from_millis(300)).await;
+    let camera = client.camera(&id).await.unwrap();
+    assert_eq!((camera.source.as_deref(), camera.width, camera.height), (Some("viewer"), Some(320), Some(240)));
+    assert!(camera.frames >= 20, "{} of 30 pictures decoded", camera.frames);
+    let screen = png::Decoder::new(std::io::Cursor::new(client.screenshot(&id).await.unwrap()));
+    let mut reader = screen.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    let channels = info.color_type.samples();
+    let at = (640 * info.width as usize + 360) * channels;
+    let centre = &pixels[at..at + 3];
+    assert!(centre[0] > 200 && (100..190).contains(&centre[1]) && centre[2] < 60, "the preview is orange: {centre:?}");
+
+    // App messages, both ways: to an app's inbox, and from the app down to the viewer.
+    let message = ControlMessage::AppMessage { package: "com.cloudphone.notes".into(), data: r#"{"hello":1}"#.into() };
+    viewer.send(&message).unwrap();
+    listen(&mut viewer, Duration::from_millis(300)).await;
+    let read = client.shell(&id, "cmd cloudphone message read com.cloudphone.notes").await.unwrap();
+    assert_eq!(read.stdout, "{\"hello\":1}\n");
+    client.shell(&id, "cmd cloudphone message send com.cloudphone.notes pong").await.unwrap();
+    let reply = wait_for(&mut viewer, |e| matches!(e, ControlEvent::AppMessage { .. })).await;
+    assert_eq!(reply, Some(ControlEvent::AppMessage { package: "com.cloudphone.notes".into(), data: "pong".into() }));
+    viewer.send(&ControlMessage::AppMessage { package: "com.example.absent".into(), data: "x".into() }).unwrap();
+    let error = wait_for(&mut viewer, |e| matches!(e, ControlEvent::Error { .. })).await;
+    assert!(matches!(error, Some(ControlEvent::Error { code, .. }) if code == "control.rejected"));
+
+    // A session opened without camera, microphone and app messages: refused, once each, and
+    // apps' messages do not come down to it.
+    let basic = vec![InputCategory::Touch, InputCategory::Key];
+    let narrow = client.create_session(&id, &CreateSession { allow: Some(basic), ..Default::default() }).await.unwrap();
+    let mut narrow = ready_with(&narrow, ViewerOptions { camera: true, microphone: true }).await;
+    narrow.send_camera(&orange, 320, 240).unwrap();
+    let refused = wait_for(&mut narrow, |e| matches!(e, ControlEvent::Error { .. })).await;
+    assert!(matches!(&refused, Some(ControlEvent::Error { code, .. }) if code == "control.not_allowed"), "{refused:?}");
+    narrow.send_microphone(&sine(300.0, 960, 16_000.0)).unwrap();
+    let refused = wait_for(&mut narrow, |e| matches!(e, ControlEvent::Error { .. })).await;
+    assert!(
+        matches!(refused, Some(ControlEvent::Error { code, message }) if code == "control.not_allowed" && message.contains("microphone"))
+    );
+    client.shell(&id, "cmd cloudphone message send com.cloudphone.notes private").await.unwrap();
+    let leaked =
+        wait_within(&mut narrow, Duration::from_secs(1), |e| matches!(e, ControlEvent::AppMessage { .. })).await;
+    assert_eq!(leaked, None, "apps' messages only go to sessions opened for them");
+    assert!(client.camera(&id).await.unwrap().frames < camera.frames + 2, "the refused camera reached nothing");
     server.abort();
 }

@@ -8,6 +8,7 @@
 mod files;
 pub mod hal;
 pub mod media;
+mod messages;
 mod packages;
 mod shell;
 mod state;
@@ -137,6 +138,8 @@ pub struct VirtualPhone {
     mic: media::Microphone,
     /// What the phone plays.
     speaker: media::Speaker,
+    /// Messages between viewers and apps.
+    messages: messages::AppMessages,
     /// A HAL value shown on screen changed; redrawn at the next tick, not at the sensor rate.
     hal_redraw: bool,
     screen: Screen,
@@ -192,6 +195,7 @@ impl VirtualPhone {
             camera: media::Camera::default(),
             mic: media::Microphone::default(),
             speaker: media::Speaker::default(),
+            messages: messages::AppMessages::default(),
             hal_redraw: false,
             screen: Screen::Launcher,
             pointers: BTreeMap::new(),
@@ -860,6 +864,7 @@ impl Device for VirtualPhone {
             ControlMessage::Location(fix) => self.set_location(fix, hal::LocationSource::Viewer)?,
             ControlMessage::Clipboard { text } => self.set_clipboard(text, hal::ClipboardOrigin::Viewer)?,
             ControlMessage::Rotate { rotation } => self.set_rotation(*rotation)?,
+            ControlMessage::AppMessage { package, data } => self.message_to_app(package, data)?,
         }
         Ok(())
     }

@@ -245,6 +245,19 @@ fn command(phone: &mut VirtualPhone, words: &[String]) -> ShellOutput {
         ["dumpsys", "sensorservice"] => ok(dumpsys_sensorservice(phone)),
         ["dumpsys", service, ..] => fail(1, format!("Can't find service: {service}\n")),
         ["am", rest @ ..] => am(phone, rest),
+        ["cmd", "cloudphone", "message", "read", package] => {
+            ok(phone.read_app_messages(package).into_iter().map(|m| m + "\n").collect::<String>())
+        }
+        ["cmd", "cloudphone", "message", "send", package, text @ ..] => {
+            match phone.message_from_app(package, &text.join(" ")) {
+                Ok(()) => ok(""),
+                Err(e) => fail(1, format!("{e}\n")),
+            }
+        }
+        ["cmd", "cloudphone", ..] => {
+            fail(1, "usage: cmd cloudphone message read PACKAGE | cmd cloudphone message send PACKAGE TEXT\n")
+        }
+        ["cmd", service, ..] => fail(1, format!("cmd: Can't find service: {service}\n")),
         ["monkey", rest @ ..] => monkey(phone, rest),
         ["ls", rest @ ..] => files::ls(phone, rest),
         ["cat", rest @ ..] => files::cat(phone, rest),

@@ -1,0 +1,128 @@
+// End to end in Chromium with its fake camera and microphone: the phone's sound comes down as
+// Opus, the page's camera shows in the phone's Camera app, the page's microphone raises the
+// Recorder's level, and app messages go both ways.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { usePlatformAndBrowser } from "./harness.mjs";
+
+const env = usePlatformAndBrowser(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]);
+
+/**
+ * Polls `check` until it returns something truthy, or fails after `timeoutMs` with `what`.
+ * @template T
+ * @param {() => Promise<T>} check
+ * @param {string} what
+ * @param {number} [timeoutMs]
+ * @returns {Promise<T>}
+ */
+async function eventually(check, what, timeoutMs = 15_000) {
+  const until = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < until) {
+    last = await check();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what}: not within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
+}
+
+/** @param {import("playwright-core").Page} page the phone's audio as the page receives it */
+const inboundAudio = (page) =>
+  page.evaluate(async () => {
+    const stats = await /** @type {any} */ (window).cloudphone.pc.getStats();
+    for (const s of stats.values()) {
+      if (s.type === "inbound-rtp" && s.kind === "audio") return { packets: s.packetsReceived, energy: s.totalAudioEnergy ?? 0 };
+    }
+    return { packets: 0, energy: 0 };
+  });
+
+test("sound down; camera, microphone and app messages up, in Chromium", async () => {
+  const id = (await env.platform.cli("instance", "create")).trim();
+  const viewUrl = (await env.platform.cli("view", id)).trim();
+  const page = await env.browser.newPage({ viewport: { width: 900, height: 1400 } });
+  const logs = [];
+  page.on("console", (m) => logs.push(m.text()));
+  await page.goto(`${viewUrl}&camera=1&microphone=1`);
+  await page
+    .waitForFunction(() => {
+      const v = /** @type {HTMLVideoElement} */ (document.querySelector("[data-testid=phone-screen]"));
+      return v.videoWidth === 720 && /** @type {any} */ (window).cloudphone?.control.readyState === "open";
+    }, null, { timeout: 20_000 })
+    .catch(async (e) => {
+      throw new Error(`no session: status=${await page.getByTestId("status").textContent()}; ${logs.join(" | ")}; ${e}`);
+    });
+  const shell = (/** @type {string[]} */ ...command) => env.platform.cli("instance", "shell", id, "--", ...command);
+
+  // Down: the Recorder's test tone arrives as audio with energy (the page plays it once the
+  // user unmutes, as a user would).
+  await page.getByTestId("sound").click();
+  await shell("monkey", "-p", "com.cloudphone.recorder", "1");
+  const quiet = await inboundAudio(page);
+  const video = page.getByTestId("phone-screen");
+  const box = await video.boundingBox();
+  assert.ok(box);
+  await page.mouse.click(box.x + (360 * box.width) / 720, box.y + (1050 * box.height) / 1280);
+  let latest = quiet;
+  const heard = await eventually(async () => {
+    latest = await inboundAudio(page);
+    return latest.packets >= quiet.packets + 25 && latest.energy > quiet.energy ? latest : null;
+  }, "the tone's packets arriving with energy").catch((e) => {
+    throw new Error(`${e.message}; before ${JSON.stringify(quiet)}, now ${JSON.stringify(latest)}`);
+  });
+  console.log(`audio: ${heard.packets} packets, energy ${heard.energy.toFixed(3)}`);
+
+  // Up: the fake microphone's beeps reach the phone's microphone (the Recorder shows the level).
+  const mic = await eventually(async () => {
+    const status = JSON.parse(await env.platform.cli("instance", "mic", id));
+    return status.source === "viewer" && status.level_db > -40 ? status : null;
+  }, "the page's microphone heard in the phone");
+  console.log(`microphone: ${mic.level_db.toFixed(1)} dBFS, ${mic.samples} samples`);
+
+  // Up: the fake camera's pictures arrive and show in the phone's Camera app.
+  await shell("monkey", "-p", "com.cloudphone.camera", "1");
+  const first = await eventually(async () => {
+    const status = JSON.parse(await env.platform.cli("instance", "camera", id));
+    return status.source === "viewer" && status.frames > 0 ? status : null;
+  }, "the page's camera in the phone");
+  const later = await eventually(async () => {
+    const status = JSON.parse(await env.platform.cli("instance", "camera", id));
+    return status.frames >= first.frames + 20 ? status : null;
+  }, "the camera's pictures keep coming");
+  assert.equal(later.width, 640);
+  assert.equal(later.height, 480);
+  // The Camera app's preview (the middle of the phone's screen) is the fake camera's bright
+  // picture, not the dark "no frames yet" background.
+  const centre = await page.evaluate(() => {
+    const v = /** @type {HTMLVideoElement} */ (document.querySelector("[data-testid=phone-screen]"));
+    const canvas = document.createElement("canvas");
+    canvas.width = 72;
+    canvas.height = 128;
+    const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
+    ctx.drawImage(v, 0, 0, 72, 128);
+    const d = ctx.getImageData(26, 56, 20, 16).data;
+    let sum = 0;
+    for (let i = 0; i < d.length; i += 4) sum += (d[i] + d[i + 1] + d[i + 2]) / 3;
+    return sum / (d.length / 4);
+  });
+  assert.ok(centre > 40, `the preview shows the camera's picture (mean level ${centre})`);
+
+  // App messages, both ways.
+  await page.evaluate(() => /** @type {any} */ (window).cloudphone.sendAppMessage("com.cloudphone.notes", '{"from":"page"}'));
+  const inbox = await eventually(
+    () => shell("cmd", "cloudphone", "message", "read", "com.cloudphone.notes"),
+    "the app's inbox has the page's message",
+  );
+  assert.equal(inbox, '{"from":"page"}\n');
+  await page.evaluate(() => {
+    const w = /** @type {any} */ (window);
+    w.appMessages = [];
+    window.addEventListener("cloudphone:app-message", (e) => w.appMessages.push(/** @type {CustomEvent} */ (e).detail));
+  });
+  await shell("cmd", "cloudphone", "message", "send", "com.cloudphone.notes", "pong");
+  const replies = await eventually(
+    () => page.evaluate(() => { const m = /** @type {any} */ (window).appMessages; return m.length ? m : null; }),
+    "the app's reply in the page",
+  );
+  assert.deepEqual(replies, [{ package: "com.cloudphone.notes", data: "pong" }]);
+  await page.close();
+});
