@@ -17,6 +17,7 @@
  *   | {type: "text", text: string}
  *   | {type: "clipboard", text: string}
  *   | {type: "rotate", rotation: 0 | 1 | 2 | 3}
+ *   | {type: "quality", resolution?: number, fps?: number, bitrate?: number}
  *   | {type: "sensor", sensor: SensorKind, values: [number, number, number], timestamp_ns?: number}
  *   | ({type: "location"} & LocationFix)
  *   | {type: "app_message", package: string, data: string}} ControlMessage
@@ -33,6 +34,7 @@
  * @property {(text: string) => void} [onClipboard] the phone's clipboard changed on the phone (VMOS `onOutputClipper`); only for sessions opened with the clipboard category
  * @property {(rotation: number, width: number, height: number) => void} [onRotation] the screen turned (quarter turns; VMOS `onChangeRotate`)
  * @property {(packageName: string) => void} [onForeground] another app came to the front
+ * @property {(quality: {width: number, height: number, max_fps: number, bitrate_kbps: number, reason: string}) => void} [onQuality] the video's quality changed: as asked (`setStreamConfig`), or for the bandwidth (VMOS `onChangeResolution`)
  * @property {(packageName: string, data: string) => void} [onAppMessage] an app in the phone sent a message (edge-cloud messaging); only for sessions opened with the app_message category
  * @property {(secondsLeft: number) => void} [onIdleWarning] no input for a while: the session is recycled in `secondsLeft` unless some comes (VMOS `onAutoRecycleTime`)
  * @property {(reason: string) => void} [onSessionEnded] the server ended the session: `idle` or `revoked`
@@ -106,6 +108,9 @@ export function handleControlEvent(text, callbacks) {
       break;
     case "app_message":
       callbacks.onAppMessage?.(message.package, message.data);
+      break;
+    case "quality":
+      callbacks.onQuality?.(message);
       break;
     case "stats":
       callbacks.onRunInformation?.(message);
@@ -284,6 +289,20 @@ export class CloudPhoneSession {
    */
   rotate(rotation) {
     this.send({ type: "rotate", rotation });
+  }
+
+  /**
+   * Changes the video's quality by VMOS profile ids (VMOS `setStreamConfig`); ids left out stay
+   * as they are. `onQuality` reports the result.
+   * @param {{resolution?: number, fps?: number, bitrate?: number}} ids resolution 7 (144x256) to 17 (1080x1920), frame rate 1 to 9, bitrate 1 to 15 (docs/protocol.md)
+   */
+  setStreamConfig(ids) {
+    /** @type {ControlMessage} */
+    const message = { type: "quality" };
+    if (ids.resolution !== undefined) message.resolution = ids.resolution;
+    if (ids.fps !== undefined) message.fps = ids.fps;
+    if (ids.bitrate !== undefined) message.bitrate = ids.bitrate;
+    this.send(message);
   }
 
   /**

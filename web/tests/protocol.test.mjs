@@ -29,7 +29,7 @@ test("the vectors' events reach their callbacks", () => {
     const calls = [];
     /** @type {Record<string, (...args: any[]) => void>} */
     const callbacks = {};
-    for (const hook of ["onError", "onClipboard", "onRotation", "onForeground", "onAppMessage", "onRunInformation", "onIdleWarning", "onSessionEnded"]) {
+    for (const hook of ["onError", "onClipboard", "onRotation", "onForeground", "onAppMessage", "onQuality", "onRunInformation", "onIdleWarning", "onSessionEnded"]) {
       callbacks[hook] = (...args) => calls.push([hook, args]);
     }
     handleControlEvent(JSON.stringify(wire), callbacks);

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use cloudphone_media::{AudioDecoder, AudioPacket, DecodedPicture, EncodedFrame, VideoDecoder};
 use cloudphone_protocol::control::{CONTROL_CHANNEL_LABEL, ControlEvent, InputCategory};
+use cloudphone_protocol::quality::{StreamQuality, ladder_step_above, ladder_step_at_most};
 use cloudphone_protocol::{ApiError, ControlMessage, ErrorCode};
+use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::SdpOffer;
 use str0m::channel::ChannelId;
 use str0m::format::Codec;
@@ -36,10 +38,13 @@ pub const STATS_INTERVAL: Duration = Duration::from_secs(2);
 /// What a session needs of the phone it shows. The server implements it over the device host,
 /// with the upstream gate inside [`PhoneLink::deliver`].
 pub trait PhoneLink: Send + Sync + 'static {
-    /// A new receiver of the phone's encoded video.
-    fn subscribe_video(&self) -> broadcast::Receiver<Arc<EncodedFrame>>;
-    /// Asks for a keyframe of the current screen.
-    fn request_keyframe(&self);
+    /// A new receiver of the phone's screen at `quality` (shared with every viewer of that
+    /// quality); `None` when no encoder can be started.
+    fn subscribe_video(&self, quality: StreamQuality) -> Option<broadcast::Receiver<Arc<EncodedFrame>>>;
+    /// Asks the encoder of `quality` for a keyframe of the current screen.
+    fn request_keyframe(&self, quality: StreamQuality);
+    /// The phone's screen size now (what a quality's picture size is fitted from).
+    fn screen_size(&self) -> (u32, u32);
     /// Passes one upstream message through the gate to the phone; the error is sent back to
     /// the viewer as an error event.
     fn deliver(&self, message: ControlMessage) -> Result<(), ApiError>;
@@ -113,6 +118,8 @@ pub struct SessionOptions {
     pub end: tokio::sync::watch::Receiver<bool>,
     /// How long the session may go without user input before it is recycled.
     pub idle_timeout: Duration,
+    /// The video quality the session starts with (a `quality` message changes it).
+    pub quality: StreamQuality,
 }
 
 /// How long before an idle session is recycled the viewer is warned: 30 s, or half the
@@ -197,15 +204,25 @@ impl Gateway {
             .clear_codecs()
             .enable_h264(true)
             .enable_opus(true, false)
+            // Transport-wide congestion control: the estimate drives the bitrate ladder. It starts
+            // above the chosen bitrate, so a session starts at its quality and steps down only
+            // on evidence.
+            .enable_bwe(Some(Bitrate::kbps(u64::from(options.quality.bitrate_kbps) * 3 / 2)))
             .set_stats_interval(Some(STATS_INTERVAL))
             .build(Instant::now());
+        // Probe no higher than the chosen bitrate: a static screen sends almost nothing, and
+        // padding to prove bandwidth it does not need would waste the viewer's.
+        let desired = Bitrate::kbps(u64::from(options.quality.bitrate_kbps));
+        rtc.bwe().set_bitrate(Bitrate::kbps(100), desired);
         let candidate = Candidate::host(local, "udp").map_err(|e| GatewayError::BadOffer(e.to_string()))?;
         rtc.add_local_candidate(candidate);
         let answer = rtc
             .sdp_api()
             .accept_offer(offer)
             .map_err(|e| GatewayError::BadOffer(format!("cannot answer the offer: {e}")))?;
-        let video = link.subscribe_video();
+        let video = link
+            .subscribe_video(options.quality)
+            .ok_or_else(|| GatewayError::BadOffer("the phone's screen cannot be encoded now".into()))?;
         let audio = link.subscribe_audio();
         let totals = self.totals.clone();
         let open = self.open.clone();
@@ -216,6 +233,44 @@ impl Gateway {
         });
         Ok(answer.to_sdp_string())
     }
+}
+
+/// How long after a bitrate change the gateway waits before stepping up again.
+const STEP_UP_AFTER: Duration = Duration::from_secs(10);
+
+/// What the bitrate ladder looks at, every statistics interval.
+#[derive(Clone, Copy, Debug)]
+struct LinkReport {
+    /// The TWCC bandwidth estimate, bit/s.
+    estimate_bps: u64,
+    /// What was actually sent over the interval (video and sound), kbit/s.
+    sent_kbps: f64,
+    /// The fraction of packets the viewer reports lost.
+    loss: f32,
+}
+
+/// The bitrate ladder's decision for a viewer streamed at `current` kbit/s who chose `chosen`:
+/// `None` to stay.
+///
+/// A damage-driven stream is mostly application-limited (a still screen sends almost nothing),
+/// and then the estimate only follows what is sent: it says nothing about the link. So the
+/// viewer steps **down** only on evidence of congestion, when it is actually sent more than 85 %
+/// of the estimate allows (at once, to the step that fits), and steps **up** one step at a time,
+/// `STEP_UP_AFTER` after the last change, when loss is low and either the estimate has room for
+/// the next step or the stream is too idle to tell (the next burst of changes will show).
+fn next_bitrate(current: u32, chosen: u32, link: LinkReport, since_change: Duration) -> Option<u32> {
+    // Leave room for the estimate's error.
+    let usable = u32::try_from((link.estimate_bps / 1000).saturating_mul(85) / 100).unwrap_or(u32::MAX);
+    if usable < current && link.sent_kbps > f64::from(usable) {
+        let lower = ladder_step_at_most(usable).min(chosen);
+        return (lower < current).then_some(lower);
+    }
+    if current >= chosen || since_change < STEP_UP_AFTER || link.loss > 0.02 {
+        return None;
+    }
+    let next = ladder_step_above(current)?.min(chosen);
+    let idle = link.sent_kbps < f64::from(current) / 2.0;
+    (next <= usable || idle).then_some(next)
 }
 
 /// Access units waiting for the camera thread; more are dropped (and a keyframe asked for)
@@ -284,6 +339,12 @@ struct Session {
     audio: broadcast::Receiver<Arc<AudioPacket>>,
     /// The phone's events, for the control channel.
     events: broadcast::Receiver<ControlEvent>,
+    /// The quality the viewer chose.
+    quality: StreamQuality,
+    /// The bitrate streamed now: the chosen one, or a lower ladder step while bandwidth is short.
+    bitrate_kbps: u32,
+    /// When the bitrate last changed (steps up wait a while after any change).
+    bitrate_changed: Instant,
     /// How long the session may go without user input.
     idle_timeout: Duration,
     /// When the viewer last acted (touch, key, text, clipboard); the session's start before.
@@ -339,6 +400,9 @@ impl Session {
             video,
             audio,
             end: Some(options.end),
+            quality: options.quality,
+            bitrate_kbps: options.quality.bitrate_kbps,
+            bitrate_changed: Instant::now(),
             idle_timeout: options.idle_timeout,
             last_input: Instant::now(),
             warned: false,
@@ -412,9 +476,16 @@ impl Session {
                     match frame {
                         Ok(frame) => self.send_video(&frame),
                         Err(RecvError::Lagged(skipped)) => {
-                            tracing::debug!(skipped, "viewer fell behind; waiting for a keyframe");
-                            self.awaiting_keyframe = true;
-                            self.link.request_keyframe();
+                            // Memory stays bounded: the viewer skips to a keyframe, at a lower
+                            // bitrate so it can keep up.
+                            tracing::debug!(skipped, "viewer fell behind; a keyframe, at a lower bitrate");
+                            let lower = ladder_step_at_most(self.bitrate_kbps.saturating_sub(1));
+                            if lower < self.bitrate_kbps {
+                                self.set_bitrate(lower, "lagging");
+                            } else {
+                                self.awaiting_keyframe = true;
+                                self.link.request_keyframe(self.stream_quality());
+                            }
                         }
                         Err(RecvError::Closed) => break,
                     }
@@ -491,7 +562,7 @@ impl Session {
             Event::Connected => {
                 self.connected = true;
                 self.awaiting_keyframe = true;
-                self.link.request_keyframe();
+                self.link.request_keyframe(self.stream_quality());
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) | Event::Closed => return false,
             // The viewer's offer has the screen (video we send), its camera (video we receive)
@@ -505,7 +576,10 @@ impl Session {
             Event::MediaAdded(m) if m.kind == MediaKind::Audio => self.audio_mid = Some(m.mid),
             Event::MediaData(data) if Some(data.mid) == self.camera_mid => self.on_camera_data(data),
             Event::MediaData(data) if Some(data.mid) == self.audio_mid => self.on_microphone_data(&data),
-            Event::KeyframeRequest(_) => self.link.request_keyframe(),
+            Event::KeyframeRequest(_) => self.link.request_keyframe(self.stream_quality()),
+            Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
+                self.stats.bandwidth_bps = Some(estimate.as_u64());
+            }
             Event::PeerStats(peer) => {
                 self.stats.rtt = peer.rtt.or(self.stats.rtt);
                 self.stats.loss = peer.egress_loss_fraction.or(self.stats.loss);
@@ -525,7 +599,13 @@ impl Session {
                             self.last_input = Instant::now();
                             self.warned = false;
                         }
-                        self.link.deliver(message)
+                        match message {
+                            // The session's own business: it never reaches the phone.
+                            ControlMessage::Quality { resolution, fps, bitrate } => {
+                                self.set_quality(resolution, fps, bitrate)
+                            }
+                            message => self.link.deliver(message),
+                        }
                     });
                 if let Err(e) = outcome {
                     self.send_error(&e);
@@ -534,6 +614,63 @@ impl Session {
             _ => {}
         }
         true
+    }
+
+    /// What the viewer is streamed now: its quality at the bitrate bandwidth allows.
+    fn stream_quality(&self) -> StreamQuality {
+        self.quality.at_bitrate(self.bitrate_kbps)
+    }
+
+    /// A `quality` message: the profile ids given change, the bitrate starts at the new choice.
+    fn set_quality(&mut self, resolution: Option<u8>, fps: Option<u8>, bitrate: Option<u8>) -> Result<(), ApiError> {
+        let quality = self
+            .quality
+            .with_ids(resolution, fps, bitrate)
+            .map_err(|e| ApiError::with_message(ErrorCode::ControlRejected, e))?;
+        self.quality = quality;
+        self.bitrate_kbps = quality.bitrate_kbps;
+        self.rtc.bwe().set_bitrate(Bitrate::kbps(100), Bitrate::kbps(u64::from(quality.bitrate_kbps)));
+        self.resubscribe("requested");
+        Ok(())
+    }
+
+    /// Moves along the bitrate ladder as [`next_bitrate`] decides.
+    fn adapt_bitrate(&mut self, link: LinkReport) {
+        let since = self.bitrate_changed.elapsed();
+        if let Some(kbps) = next_bitrate(self.bitrate_kbps, self.quality.bitrate_kbps, link, since) {
+            self.set_bitrate(kbps, "bandwidth");
+        }
+    }
+
+    fn set_bitrate(&mut self, kbps: u32, reason: &str) {
+        self.bitrate_kbps = kbps;
+        self.bitrate_changed = Instant::now();
+        self.resubscribe(reason);
+    }
+
+    /// Moves the viewer to the encoder of its stream quality now, starting at a keyframe, and
+    /// tells it.
+    fn resubscribe(&mut self, reason: &str) {
+        let quality = self.stream_quality();
+        match self.link.subscribe_video(quality) {
+            Some(video) => self.video = video,
+            None => {
+                let error = ApiError::with_message(ErrorCode::Internal, "the screen cannot be encoded at this quality");
+                self.send_error(&error);
+                return;
+            }
+        }
+        self.awaiting_keyframe = true;
+        self.link.request_keyframe(quality);
+        let (width, height) = self.link.screen_size();
+        let (width, height) = quality.fit(width, height);
+        self.send_event(&ControlEvent::Quality {
+            width,
+            height,
+            max_fps: quality.max_fps,
+            bitrate_kbps: quality.bitrate_kbps,
+            reason: reason.to_owned(),
+        });
     }
 
     /// When the idle rules next need a look: the warning, or the recycle.
@@ -574,8 +711,16 @@ impl Session {
             self.totals.rtt_samples.fetch_add(1, Ordering::Relaxed);
         }
         self.totals.stats_reports.fetch_add(1, Ordering::Relaxed);
+        let link = s.bandwidth_bps.map(|estimate_bps| LinkReport {
+            estimate_bps,
+            sent_kbps: (s.bytes + s.audio_bytes) as f64 * 8.0 / 1000.0 / seconds,
+            loss: s.loss.unwrap_or(0.0),
+        });
         (s.frames, s.bytes, s.audio_bytes, s.encode_us) = (0, 0, 0, 0);
         self.send_event(&event);
+        if let Some(link) = link {
+            self.adapt_bitrate(link);
+        }
     }
 
     fn send_error(&mut self, error: &ApiError) {
@@ -719,5 +864,38 @@ impl Session {
             }
             Err(e) => tracing::debug!(error = %e, "video write failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bitrate_steps_down_on_congestion_and_up_slowly() {
+        let (long_ago, just_now) = (Duration::from_secs(60), Duration::from_secs(1));
+        let link = |estimate_kbps: u64, sent_kbps: f64, loss: f32| LinkReport {
+            estimate_bps: estimate_kbps * 1000,
+            sent_kbps,
+            loss,
+        };
+        // Plenty of room: stay at the chosen 4 Mbit/s.
+        assert_eq!(next_bitrate(4000, 4000, link(6000, 3500.0, 0.0), long_ago), None);
+        // A still screen: the estimate follows the little that is sent; that is no congestion.
+        assert_eq!(next_bitrate(4000, 4000, link(300, 20.0, 0.0), just_now), None);
+        // Sending 3.5 Mbit/s into an estimate of 2.5: 85 % of it is 2125, the ladder's 2000.
+        assert_eq!(next_bitrate(4000, 4000, link(2500, 3500.0, 0.0), just_now), Some(2000));
+        // Very little: the lowest step.
+        assert_eq!(next_bitrate(2000, 4000, link(100, 1900.0, 0.1), just_now), Some(200));
+        // Recovered, but too soon after the last change.
+        assert_eq!(next_bitrate(2000, 4000, link(6000, 1900.0, 0.0), just_now), None);
+        // Later: one step up (2000 -> 3000), then the next, never above the choice.
+        assert_eq!(next_bitrate(2000, 4000, link(6000, 1900.0, 0.0), long_ago), Some(3000));
+        assert_eq!(next_bitrate(3000, 4000, link(6000, 2900.0, 0.0), long_ago), Some(4000));
+        assert_eq!(next_bitrate(3000, 3500, link(6000, 2900.0, 0.0), long_ago), Some(3500));
+        // Busy and the next step does not fit: stay. Idle: try it. Lossy: stay.
+        assert_eq!(next_bitrate(2000, 4000, link(3000, 1900.0, 0.0), long_ago), None);
+        assert_eq!(next_bitrate(2000, 4000, link(300, 50.0, 0.0), long_ago), Some(3000));
+        assert_eq!(next_bitrate(2000, 4000, link(6000, 1900.0, 0.05), long_ago), None);
     }
 }

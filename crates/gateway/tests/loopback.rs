@@ -10,6 +10,7 @@ use cloudphone_gateway::{Gateway, PhoneLink, SessionOptions, UpstreamMedia};
 use cloudphone_host::{DeviceHost, Phone};
 use cloudphone_media::{AudioPacket, EncodedFrame};
 use cloudphone_protocol::control::ControlEvent;
+use cloudphone_protocol::quality::StreamQuality;
 use cloudphone_protocol::{ApiError, ControlMessage, ErrorCode};
 use openh264::decoder::Decoder;
 use openh264::formats::YUVSource;
@@ -24,11 +25,14 @@ use tokio::sync::broadcast;
 struct Direct(Arc<Phone>);
 
 impl PhoneLink for Direct {
-    fn subscribe_video(&self) -> broadcast::Receiver<Arc<EncodedFrame>> {
-        self.0.subscribe_video()
+    fn subscribe_video(&self, quality: StreamQuality) -> Option<broadcast::Receiver<Arc<EncodedFrame>>> {
+        self.0.subscribe_video(quality)
     }
-    fn request_keyframe(&self) {
-        self.0.request_keyframe()
+    fn request_keyframe(&self, quality: StreamQuality) {
+        self.0.request_keyframe(quality)
+    }
+    fn screen_size(&self) -> (u32, u32) {
+        self.0.screen_size()
     }
     fn deliver(&self, message: ControlMessage) -> Result<(), ApiError> {
         self.0.inject(&message).map_err(|e| ApiError::with_message(ErrorCode::ControlRejected, e.to_string()))
@@ -117,7 +121,8 @@ async fn video_control_and_errors_over_a_real_session() {
     let (offer, pending) = change.apply().unwrap();
 
     let (end, ended) = tokio::sync::watch::channel(false);
-    let options = |end| SessionOptions { end, idle_timeout: Duration::from_secs(3600) };
+    let options =
+        |end| SessionOptions { end, idle_timeout: Duration::from_secs(3600), quality: StreamQuality::default() };
     let answer =
         gateway.accept(&offer.to_sdp_string(), Arc::new(Direct(phone.clone())), options(ended.clone())).await.unwrap();
     rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();

@@ -1,17 +1,18 @@
-//! The device host: runs phones, keeps their state on disk, and turns their screens into one
-//! H.264 stream per phone that every viewer shares.
+//! The device host: runs phones, keeps their state on disk, and turns their screens into H.264
+//! streams (one per quality in use, shared by its viewers) and their sound into one Opus stream.
 //!
-//! Each running phone is a [`Phone`]: the device behind a mutex, a clock ticker, and an
-//! encoder thread. Every change goes through [`Phone`]'s methods, which publish the new picture
+//! Each running phone is a [`Phone`]: the device behind a mutex, a clock ticker, its screen's
+//! encoders ([`video`]) and, while anyone listens, its audio thread ([`audio`]). Every change goes through [`Phone`]'s methods, which publish the new picture
 //! (if the screen changed) and persist the state (if it changed) before they return.
 
 mod audio;
 pub mod disk;
+mod video;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cloudphone_device::identity::{Change, Identity, IdentityError};
@@ -20,17 +21,16 @@ use cloudphone_device::storage::{FsError, Metadata, SandboxPath};
 use cloudphone_device::virtual_phone::media::{self, OUTPUT_RATE};
 use cloudphone_device::virtual_phone::{ChangeReport, InstalledPackage, PackageError};
 use cloudphone_device::{Device, Frame, NewDevice, PhoneState, ShellOutput, VirtualPhone};
-use cloudphone_media::{EncodedFrame, EncoderSettings, LoopingVideo, VideoEncoder};
+use cloudphone_media::{EncodedFrame, LoopingVideo};
 use cloudphone_protocol::ControlMessage;
 use cloudphone_protocol::control::ControlEvent;
+use cloudphone_protocol::quality::StreamQuality;
 use tokio::sync::broadcast;
 
 pub use cloudphone_device::DeviceError;
 
 /// How often a phone's clock is advanced (live sensor and location screens redraw at this rate).
 const TICK: Duration = Duration::from_millis(100);
-/// Encoded frames buffered per viewer before a slow one skips to the next keyframe.
-const VIDEO_BUFFER: usize = 32;
 /// How many phone events a viewer may lag behind before it skips some.
 const EVENT_BUFFER: usize = 64;
 
@@ -134,13 +134,6 @@ pub struct Listing {
     pub entries: Vec<(String, Metadata)>,
 }
 
-/// Commands for a phone's encoder thread.
-enum EncoderCommand {
-    Frame(Arc<Frame>),
-    Keyframe,
-    Stop,
-}
-
 /// A running phone.
 pub struct Phone {
     id: String,
@@ -167,12 +160,12 @@ pub struct Phone {
     /// Set when the host stops this phone: a retired phone never writes its state again (a
     /// viewer still holding it cannot undo a reset).
     retired: std::sync::atomic::AtomicBool,
-    video: broadcast::Sender<Arc<EncodedFrame>>,
+    /// The screen's encoders, one per stream quality in use.
+    screen: video::Encoders,
     /// Clipboard, rotation and foreground changes, for viewers.
     events: broadcast::Sender<ControlEvent>,
     /// The rotation and foreground package viewers were last told of.
     told: Mutex<(u32, Option<String>)>,
-    encoder: mpsc::Sender<EncoderCommand>,
     ticker: tokio::task::JoinHandle<()>,
 }
 
@@ -550,10 +543,21 @@ impl Phone {
         self.device().storage().remove(&p, recursive).map_err(file_error)
     }
 
-    /// Subscribes to the phone's encoded video. Call [`Phone::request_keyframe`] once ready
-    /// to receive, so the stream starts with a picture the viewer can decode.
-    pub fn subscribe_video(&self) -> broadcast::Receiver<Arc<EncodedFrame>> {
-        self.video.subscribe()
+    /// Subscribes to the phone's screen at `quality`, shared with every viewer of that quality.
+    /// Call [`Phone::request_keyframe`] once ready to receive, so the stream starts with a
+    /// picture the viewer can decode. `None` when no encoder can be started.
+    pub fn subscribe_video(&self, quality: StreamQuality) -> Option<broadcast::Receiver<Arc<EncodedFrame>>> {
+        self.screen.subscribe(quality)
+    }
+
+    /// The screen's size now, pixels (it turns with the phone).
+    pub fn screen_size(&self) -> (u32, u32) {
+        self.device().screen_size()
+    }
+
+    /// The stream qualities being encoded now.
+    pub fn video_qualities(&self) -> Vec<StreamQuality> {
+        self.screen.qualities()
     }
 
     /// A new receiver of the phone's events: clipboard changes made on the phone, rotation,
@@ -597,10 +601,9 @@ impl Phone {
 
     /// Asks the encoder for a keyframe of the current screen now. The picture is drawn afresh:
     /// an unwatched phone's encoder keeps no picture (idle phones hold no pixel buffers).
-    pub fn request_keyframe(&self) {
+    pub fn request_keyframe(&self, quality: StreamQuality) {
         let frame = self.device().screenshot();
-        let _ = self.encoder.send(EncoderCommand::Frame(Arc::new(frame)));
-        let _ = self.encoder.send(EncoderCommand::Keyframe);
+        self.screen.keyframe(quality, Arc::new(frame));
     }
 
     fn is_retired(&self) -> bool {
@@ -622,7 +625,7 @@ impl Phone {
             (frame, state)
         };
         if let Some(frame) = frame {
-            let _ = self.encoder.send(EncoderCommand::Frame(Arc::new(frame)));
+            self.screen.publish(Arc::new(frame));
         }
         if let Some((version, state)) = state {
             write_atomically(&self.state_path, &serde_json::to_vec_pretty(&state).expect("JSON value serialises"))?;
@@ -648,56 +651,7 @@ impl Drop for Phone {
         self.stop_playback();
         self.stop_audio_injection();
         self.stop_camera_feed();
-        let _ = self.encoder.send(EncoderCommand::Stop);
-    }
-}
-
-/// Runs the encoder of one phone: coalesces pictures to the newest, encodes only while someone
-/// watches, and answers keyframe requests by re-encoding the current picture.
-fn encoder_thread(
-    id: String,
-    commands: mpsc::Receiver<EncoderCommand>,
-    video: broadcast::Sender<Arc<EncodedFrame>>,
-    encoded: Arc<AtomicU64>,
-) {
-    let started = Instant::now();
-    let mut encoder = VideoEncoder::new(EncoderSettings::default());
-    let mut current: Option<Arc<Frame>> = None;
-    while let Ok(first) = commands.recv() {
-        let mut fresh = false;
-        let mut keyframe = false;
-        for command in std::iter::once(first).chain(commands.try_iter()) {
-            match command {
-                EncoderCommand::Frame(f) => {
-                    current = Some(f);
-                    fresh = true;
-                }
-                EncoderCommand::Keyframe => keyframe = true,
-                EncoderCommand::Stop => return,
-            }
-        }
-        if video.receiver_count() == 0 {
-            // Nobody watches: spend no CPU and hold no memory. Whoever comes next asks for a
-            // keyframe, which brings a fresh picture.
-            current = None;
-            encoder.release();
-            continue;
-        }
-        let Some(frame) = current.as_ref() else { continue };
-        if !fresh && !keyframe {
-            continue;
-        }
-        if keyframe {
-            encoder.request_keyframe();
-        }
-        let timestamp_us = started.elapsed().as_micros() as u64;
-        match encoder.encode(&frame.rgba, frame.width, frame.height, timestamp_us) {
-            Ok(frame) => {
-                encoded.fetch_add(1, Ordering::Relaxed);
-                let _ = video.send(Arc::new(frame));
-            }
-            Err(e) => tracing::error!(phone = %id, error = %e, "encoding failed"),
-        }
+        self.screen.stop();
     }
 }
 
@@ -730,6 +684,8 @@ pub struct HostStats {
     pub frames_encoded: u64,
     /// Opus packets (20 ms of sound each) encoded since the host started.
     pub audio_packets: u64,
+    /// Screen encoders running now (one per phone and stream quality in use).
+    pub encoders: usize,
 }
 
 impl DeviceHost {
@@ -745,8 +701,10 @@ impl DeviceHost {
 
     /// Counters for metrics.
     pub fn stats(&self) -> HostStats {
+        let phones = self.phones();
         HostStats {
-            running: self.phones().len(),
+            running: phones.len(),
+            encoders: phones.values().map(|p| p.video_qualities().len()).sum(),
             frames_encoded: self.frames_encoded.load(Ordering::Relaxed),
             audio_packets: self.audio_packets.load(Ordering::Relaxed),
         }
@@ -793,15 +751,6 @@ impl DeviceHost {
         let fs_dir = self.phone_dir(id).join("fs");
         let storage = disk::DiskStorage::new(&fs_dir).map_err(|source| HostError::Storage { path: fs_dir, source })?;
         let device = VirtualPhone::boot_with(self.load(id)?, Box::new(storage), rand::random());
-        let (video, _) = broadcast::channel(VIDEO_BUFFER);
-        let (encoder, commands) = mpsc::channel();
-        {
-            let (id, video, counter) = (id.to_owned(), video.clone(), self.frames_encoded.clone());
-            std::thread::Builder::new()
-                .name(format!("encoder-{id}"))
-                .spawn(move || encoder_thread(id, commands, video, counter))
-                .map_err(|source| HostError::Storage { path: self.phone_dir(""), source })?;
-        }
         let phone = Arc::new_cyclic(|weak: &std::sync::Weak<Phone>| {
             let weak = weak.clone();
             let ticker = tokio::spawn(async move {
@@ -830,10 +779,9 @@ impl DeviceHost {
                 audio_streaming: Mutex::new(false),
                 audio_packets: self.audio_packets.clone(),
                 retired: std::sync::atomic::AtomicBool::new(false),
-                video,
+                screen: video::Encoders::new(id, self.frames_encoded.clone()),
                 events: broadcast::channel(EVENT_BUFFER).0,
                 told: Mutex::new((0, None)),
-                encoder,
                 ticker,
             }
         });
@@ -921,6 +869,7 @@ impl DeviceHost {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cloudphone_media::{EncoderSettings, VideoEncoder};
 
     #[tokio::test]
     async fn state_survives_stop_and_a_new_host() {
@@ -1146,13 +1095,67 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let host = DeviceHost::new(dir.path());
         let phone = host.create("cp-c", &PhoneState::for_seed("cp-c")).unwrap();
-        let mut video = phone.subscribe_video();
-        phone.request_keyframe();
+        let full = StreamQuality::default();
+        let mut video = phone.subscribe_video(full).unwrap();
+        phone.request_keyframe(full);
         let first = tokio::time::timeout(Duration::from_secs(10), video.recv()).await.unwrap().unwrap();
         assert!(first.keyframe);
         assert_eq!((first.width, first.height), (720, 1280));
         phone.shell("input tap 90 240").unwrap();
         let next = tokio::time::timeout(Duration::from_secs(10), video.recv()).await.unwrap().unwrap();
         assert!(next.timestamp_us > first.timestamp_us, "the change arrives as a new picture");
+    }
+
+    #[tokio::test]
+    async fn one_encoder_per_quality_shared_scaled_paced_and_ended_when_unwatched() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = DeviceHost::new(dir.path());
+        let phone = host.create("cp-q", &PhoneState::for_seed("cp-q")).unwrap();
+        let full = StreamQuality::default();
+        let small = full.with_ids(Some(11), Some(6), Some(14)).unwrap(); // 360x640, 5 fps, 400 kbit/s
+        let mut a = phone.subscribe_video(full).unwrap();
+        let mut b = phone.subscribe_video(full).unwrap();
+        let mut c = phone.subscribe_video(small).unwrap();
+        assert_eq!(phone.video_qualities().len(), 2, "two viewers of one quality share its encoder");
+        let recv = |rx: &mut broadcast::Receiver<Arc<EncodedFrame>>| {
+            let mut rx = rx.resubscribe();
+            async move { tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap() }
+        };
+        let (next_a, next_b) = (recv(&mut a), recv(&mut b));
+        phone.request_keyframe(full);
+        let (fa, fb) = (next_a.await, next_b.await);
+        assert!(Arc::ptr_eq(&fa, &fb), "both viewers get the very same encoded picture");
+        let next_c = recv(&mut c);
+        phone.request_keyframe(small);
+        let fc = next_c.await;
+        assert_eq!((fc.width, fc.height, fc.keyframe), (360, 640, true), "scaled to the quality");
+
+        // Pacing: 20 changes in a burst make at most a handful of 5 fps pictures, the last of
+        // them showing the last change.
+        phone.shell("am start -n com.cloudphone.notes/.MainActivity").unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        while c.try_recv().is_ok() {}
+        let before = host.stats().frames_encoded;
+        let burst = Instant::now();
+        for _ in 0..20 {
+            phone.shell("input text x").unwrap();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let most = (burst.elapsed().as_secs_f64() * 5.0).ceil() as usize + 1;
+        let mut small_pictures = 0;
+        while c.try_recv().is_ok() {
+            small_pictures += 1;
+        }
+        assert!(
+            (1..=most).contains(&small_pictures) && small_pictures < 20,
+            "{small_pictures} pictures at 5 fps for 20 changes (at most {most})"
+        );
+        assert!(host.stats().frames_encoded > before);
+
+        // Unwatched encoders end at the next picture.
+        drop((a, b));
+        phone.shell("input text y").unwrap();
+        assert_eq!(phone.video_qualities(), vec![small]);
     }
 }

@@ -132,6 +132,34 @@ pub struct DecodedPicture {
 /// The largest video accepted, per side.
 const MAX_VIDEO_SIDE: usize = 1920;
 
+/// Shrinks an RGBA picture to `width` x `height` by averaging each destination pixel's block of
+/// source pixels (sharp text stays legible, unlike point sampling). The target must not be
+/// larger than the source; an equal size is a copy.
+pub fn scale_rgba(rgba: &[u8], src_width: u32, src_height: u32, width: u32, height: u32) -> Vec<u8> {
+    let (sw, sh, dw, dh) = (src_width as usize, src_height as usize, width as usize, height as usize);
+    if (sw, sh) == (dw, dh) || dw == 0 || dh == 0 || rgba.len() < sw * sh * 4 {
+        return rgba.to_vec();
+    }
+    let mut out = Vec::with_capacity(dw * dh * 4);
+    for dy in 0..dh {
+        let (y0, y1) = (dy * sh / dh, ((dy + 1) * sh / dh).max(dy * sh / dh + 1).min(sh));
+        for dx in 0..dw {
+            let (x0, x1) = (dx * sw / dw, ((dx + 1) * sw / dw).max(dx * sw / dw + 1).min(sw));
+            let mut sum = [0u32; 4];
+            for y in y0..y1 {
+                for px in rgba[(y * sw + x0) * 4..(y * sw + x1) * 4].chunks_exact(4) {
+                    for c in 0..4 {
+                        sum[c] += u32::from(px[c]);
+                    }
+                }
+            }
+            let n = ((y1 - y0) * (x1 - x0)) as u32;
+            out.extend(sum.iter().map(|s| (s / n) as u8));
+        }
+    }
+    out
+}
+
 /// Decodes H.264 access units (Annex B) from a viewer's camera into RGBA pictures.
 pub struct VideoDecoder {
     inner: openh264::decoder::Decoder,
@@ -284,6 +312,24 @@ mod tests {
         assert!(near(shades[3], 20) && near(shades[4], 200), "then again from the start: {shades:?}");
         assert!(LoopingVideo::new(b"no start codes here".to_vec()).is_err());
         assert!(LoopingVideo::new(vec![0, 0, 0, 1, 0x65, 1, 2, 3]).is_err(), "a start code but no picture");
+    }
+
+    #[test]
+    fn scaling_averages_blocks() {
+        // A 4x2 picture: left half black, right half white, halved to 2x1.
+        let mut src = Vec::new();
+        for _ in 0..2 {
+            src.extend([0, 0, 0, 255].repeat(2));
+            src.extend([255, 255, 255, 255].repeat(2));
+        }
+        assert_eq!(scale_rgba(&src, 4, 2, 2, 1), vec![0, 0, 0, 255, 255, 255, 255, 255]);
+        // Alternating columns average to grey.
+        let stripes: Vec<u8> =
+            (0..4).flat_map(|i| if i % 2 == 0 { [0, 0, 0, 255] } else { [200, 200, 200, 255] }).collect();
+        assert_eq!(scale_rgba(&stripes, 4, 1, 2, 1), vec![100, 100, 100, 255, 100, 100, 100, 255]);
+        assert_eq!(scale_rgba(&stripes, 4, 1, 4, 1), stripes, "the same size is a copy");
+        let big = picture(720, 1280, 50);
+        assert_eq!(scale_rgba(&big, 720, 1280, 360, 640).len(), 360 * 640 * 4);
     }
 
     #[test]

@@ -158,6 +158,20 @@ pub enum ControlMessage {
         /// Quarter turns from upright, 0 to 3.
         rotation: u32,
     },
+    /// Changes this session's video quality (VMOS `setStreamConfig`) by profile ids: each one
+    /// given changes, the others stay. Handled by the gateway; it never reaches the phone. A
+    /// `quality` event answers.
+    Quality {
+        /// Resolution id ([`crate::quality::RESOLUTIONS`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resolution: Option<u8>,
+        /// Frame-rate id ([`crate::quality::FRAME_RATES`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fps: Option<u8>,
+        /// Bitrate id ([`crate::quality::BITRATES`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bitrate: Option<u8>,
+    },
     /// A message for an app in the phone (edge-cloud messaging): delivered to the installed
     /// package's inbox, where the app reads it.
     AppMessage {
@@ -326,6 +340,21 @@ pub enum ControlEvent {
         /// `idle` (no input for the idle timeout) or `revoked` (its token was revoked).
         reason: String,
     },
+    /// The session's video quality now: after a `quality` request, or when the gateway changed
+    /// the bitrate for the viewer's bandwidth (VMOS `onChangeResolution`).
+    Quality {
+        /// The picture's width now (the phone's size fitted into the profile).
+        width: u32,
+        /// The picture's height now.
+        height: u32,
+        /// The most pictures a second.
+        max_fps: u32,
+        /// The bitrate asked of the encoder now, kbit/s.
+        bitrate_kbps: u32,
+        /// `requested` (a `quality` message), `bandwidth` (the estimate fell or recovered) or
+        /// `lagging` (the viewer fell behind the stream).
+        reason: String,
+    },
     /// An app in the phone sent the viewer a message (edge-cloud messaging).
     AppMessage {
         /// The sending package.
@@ -354,12 +383,19 @@ impl ControlMessage {
     /// session from being recycled as idle; sensor and location feeds and app messages flow by
     /// themselves.
     pub fn is_user_input(&self) -> bool {
-        !matches!(self, ControlMessage::Sensor(_) | ControlMessage::Location(_) | ControlMessage::AppMessage { .. })
+        !matches!(
+            self,
+            ControlMessage::Sensor(_)
+                | ControlMessage::Location(_)
+                | ControlMessage::AppMessage { .. }
+                | ControlMessage::Quality { .. }
+        )
     }
 
-    /// The category this message belongs to.
-    pub fn category(&self) -> InputCategory {
-        match self {
+    /// The category this message belongs to; `None` for session control the gateway handles
+    /// itself (`quality`), which never reaches the phone.
+    pub fn category(&self) -> Option<InputCategory> {
+        Some(match self {
             ControlMessage::Touch { .. } | ControlMessage::Scroll { .. } => InputCategory::Touch,
             // Turning the screen is device control, like the navigation keys.
             ControlMessage::Key { .. } | ControlMessage::Rotate { .. } => InputCategory::Key,
@@ -368,7 +404,8 @@ impl ControlMessage {
             ControlMessage::Location(_) => InputCategory::Location,
             ControlMessage::Clipboard { .. } => InputCategory::Clipboard,
             ControlMessage::AppMessage { .. } => InputCategory::AppMessage,
-        }
+            ControlMessage::Quality { .. } => return None,
+        })
     }
 
     /// Parses one JSON text frame; the error says what is wrong with it.
@@ -407,7 +444,7 @@ mod tests {
             let name = &m["name"];
             let parsed =
                 ControlMessage::parse(m["wire"].to_string().as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert_eq!(parsed.category().as_str(), m["category"], "{name}");
+            assert_eq!(parsed.category().map_or("none", InputCategory::as_str), m["category"], "{name}");
             assert_eq!(wire_value(&parsed), wire_value(&m["wire"]), "{name} round-trips");
         }
         for m in vectors["invalid"].as_array().unwrap() {
@@ -421,7 +458,7 @@ mod tests {
         }
         let kinds: std::collections::BTreeSet<&str> =
             vectors["messages"].as_array().unwrap().iter().map(|m| m["wire"]["type"].as_str().unwrap()).collect();
-        assert_eq!(kinds.len(), 9, "every message type has a vector: {kinds:?}");
+        assert_eq!(kinds.len(), 10, "every message type has a vector: {kinds:?}");
     }
 
     #[test]
@@ -455,10 +492,10 @@ mod tests {
     #[test]
     fn sensor_location_clipboard_wire_forms() {
         let sensor = ControlMessage::parse(br#"{"type":"sensor","sensor":"gyroscope","values":[0.1,0,-0.2]}"#).unwrap();
-        assert_eq!(sensor.category(), InputCategory::Sensor);
+        assert_eq!(sensor.category(), Some(InputCategory::Sensor));
         let fix =
             ControlMessage::parse(br#"{"type":"location","latitude":52.52,"longitude":13.405,"accuracy":5}"#).unwrap();
-        assert_eq!(fix.category(), InputCategory::Location);
+        assert_eq!(fix.category(), Some(InputCategory::Location));
         let clip = ControlMessage::parse(br#"{"type":"clipboard","text":"copied"}"#).unwrap();
         assert_eq!(clip, ControlMessage::Clipboard { text: "copied".into() });
         assert!(ControlMessage::parse(br#"{"type":"sensor","sensor":"barometer","values":[1,2,3]}"#).is_err());

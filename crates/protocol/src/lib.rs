@@ -4,6 +4,7 @@
 //! - [`error`]: the one error catalogue (stable string codes, HTTP statuses, messages);
 //! - [`signing`]: the AK/SK request signature of the OpenAPI;
 //! - [`control`]: messages a viewer sends to a phone over the control data channel;
+//! - [`quality`]: stream quality profiles (VMOS ids) and the bitrate ladder;
 //! - [`status`]: instance lifecycle states;
 //! - [`task`]: task kinds, statuses and their VMOS codes;
 //! - [`callback`]: callback events, their signature and retry schedule.
@@ -14,6 +15,7 @@ pub mod api;
 pub mod callback;
 pub mod control;
 pub mod error;
+pub mod quality;
 pub mod signing;
 pub mod status;
 pub mod task;

@@ -13,6 +13,7 @@ use cloudphone_gateway::{PhoneLink, UpstreamMedia};
 use cloudphone_host::Phone;
 use cloudphone_media::{AudioPacket, EncodedFrame};
 use cloudphone_protocol::control::{ControlEvent, InputCategory};
+use cloudphone_protocol::quality::StreamQuality;
 use cloudphone_protocol::{ApiError, ControlMessage, ErrorCode};
 use tokio::sync::broadcast;
 
@@ -48,16 +49,24 @@ impl GatedPhone {
 }
 
 impl PhoneLink for GatedPhone {
-    fn subscribe_video(&self) -> broadcast::Receiver<Arc<EncodedFrame>> {
-        self.phone.subscribe_video()
+    fn subscribe_video(&self, quality: StreamQuality) -> Option<broadcast::Receiver<Arc<EncodedFrame>>> {
+        self.phone.subscribe_video(quality)
     }
 
-    fn request_keyframe(&self) {
-        self.phone.request_keyframe();
+    fn request_keyframe(&self, quality: StreamQuality) {
+        self.phone.request_keyframe(quality);
+    }
+
+    fn screen_size(&self) -> (u32, u32) {
+        self.phone.screen_size()
     }
 
     fn deliver(&self, message: ControlMessage) -> Result<(), ApiError> {
-        self.check(message.category())?;
+        // Session control (quality) is the gateway's own business and never comes here.
+        let category = message.category().ok_or_else(|| {
+            ApiError::with_message(ErrorCode::ControlRejected, "session control is not for the phone")
+        })?;
+        self.check(category)?;
         self.phone.inject(&message).map_err(rejected)
     }
 

@@ -147,8 +147,14 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
     let host = app.instances.host_stats();
     let totals = app.sessions.gateway_totals();
     // (name, type, help, value) of the metrics without labels.
-    let unlabelled: [(&str, &str, &str, String); 9] = [
+    let unlabelled: [(&str, &str, &str, String); 10] = [
         ("cloudphone_phones_running", "gauge", "Phones running on this host.", host.running.to_string()),
+        (
+            "cloudphone_video_encoders",
+            "gauge",
+            "Screen encoders running (one per phone and stream quality in use).",
+            host.encoders.to_string(),
+        ),
         (
             "cloudphone_video_frames_encoded_total",
             "counter",

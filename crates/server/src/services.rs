@@ -770,6 +770,8 @@ impl Sessions {
         let options = cloudphone_gateway::SessionOptions {
             end,
             idle_timeout: std::time::Duration::from_secs(row.idle_timeout_s.clamp(10, 7200) as u64),
+            // Every session starts at the default; the viewer changes it with `quality` messages.
+            quality: cloudphone_protocol::quality::StreamQuality::default(),
         };
         let answer = self.gateway.accept(offer_sdp, link, options).await.map_err(ApiError::from)?;
         Ok((row.instance_id, answer))

@@ -286,3 +286,57 @@ async fn sound_comes_down_camera_and_microphone_go_up_and_apps_talk_both_ways() 
     assert!(client.camera(&id).await.unwrap().frames < camera.frames + 2, "the refused camera reached nothing");
     server.abort();
 }
+
+/// A number from `/metrics`.
+async fn metric(client: &cloudphone_sdk::Client, name: &str) -> f64 {
+    let metrics = reqwest::get(format!("{}/metrics", client.base_url())).await.unwrap().text().await.unwrap();
+    let prefix = format!("{name} ");
+    metrics.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|v| v.parse().ok()).expect(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_choose_a_quality_and_share_one_encoder_per_quality() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+    let id = client.create_instances(1).await.unwrap().remove(0).id;
+    let mut a = open(&client, &id, None).await;
+    let mut b = open(&client, &id, None).await;
+    assert_eq!(metric(&client, "cloudphone_video_encoders").await, 1.0, "two viewers, one encoder");
+
+    // VMOS ids: 360x640 (11), 15 fps (8), 400 kbit/s (14).
+    b.send(&ControlMessage::Quality { resolution: Some(11), fps: Some(8), bitrate: Some(14) }).unwrap();
+    let told = wait_for(&mut b, |e| matches!(e, ControlEvent::Quality { .. })).await;
+    let expected =
+        ControlEvent::Quality { width: 360, height: 640, max_fps: 15, bitrate_kbps: 400, reason: "requested".into() };
+    assert_eq!(told, Some(expected));
+    // The next pictures are the smaller ones (the switch starts at a keyframe).
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while b.stats().width != 360 {
+        b.next_event(Duration::from_millis(200)).await.unwrap();
+        assert!(std::time::Instant::now() < until, "no 360x640 picture");
+    }
+    assert_eq!(b.stats().height, 640);
+    // The other viewer is unaffected; a change reaches both, each at its own size.
+    a.send(&key("KEYCODE_APP_SWITCH")).unwrap();
+    let a_frames = a.stats().frames_decoded;
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while a.stats().frames_decoded == a_frames {
+        a.next_event(Duration::from_millis(200)).await.unwrap();
+        assert!(std::time::Instant::now() < until, "no new picture for the first viewer");
+    }
+    assert_eq!((a.stats().width, a.stats().height), (720, 1280));
+    assert_eq!(metric(&client, "cloudphone_video_encoders").await, 2.0, "one encoder per quality");
+
+    // Only the frame rate: the rest stays.
+    b.send(&ControlMessage::Quality { resolution: None, fps: Some(4), bitrate: None }).unwrap();
+    let told = wait_for(&mut b, |e| matches!(e, ControlEvent::Quality { .. })).await;
+    assert!(matches!(told, Some(ControlEvent::Quality { max_fps: 60, bitrate_kbps: 400, width: 360, .. })), "{told:?}");
+    // An unknown id is refused with the known ones listed; the quality stays.
+    b.send(&ControlMessage::Quality { resolution: Some(99), fps: None, bitrate: None }).unwrap();
+    let refused = wait_for(&mut b, |e| matches!(e, ControlEvent::Error { .. })).await;
+    assert!(
+        matches!(&refused, Some(ControlEvent::Error { code, message }) if code == "control.rejected" && message.contains("resolution id 99")),
+        "{refused:?}"
+    );
+    server.abort();
+}

@@ -865,6 +865,10 @@ impl Device for VirtualPhone {
             ControlMessage::Clipboard { text } => self.set_clipboard(text, hal::ClipboardOrigin::Viewer)?,
             ControlMessage::Rotate { rotation } => self.set_rotation(*rotation)?,
             ControlMessage::AppMessage { package, data } => self.message_to_app(package, data)?,
+            // Stream quality is the gateway's; a phone has nothing to do with it.
+            ControlMessage::Quality { .. } => {
+                return Err(DeviceError::InvalidInput("stream quality is not phone input".into()));
+            }
         }
         Ok(())
     }
