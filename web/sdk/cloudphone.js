@@ -152,6 +152,10 @@ export class CloudPhoneSession {
     this.pending = [];
     /** @type {MediaStreamTrack[]} tracks this session asked the browser for (stopped on close) */
     this.ownTracks = [];
+    /** the session token, for sharing */
+    this.token = "";
+    /** where share links are asked for */
+    this.shareUrl = "";
     control.addEventListener("open", () => {
       for (const m of this.pending.splice(0)) control.send(JSON.stringify(m));
     });
@@ -203,6 +207,8 @@ export class CloudPhoneSession {
     }
     await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
     const session = new CloudPhoneSession(pc, control, body.instance_id);
+    session.token = options.token;
+    session.shareUrl = options.signallingUrl.replace(/\/offer$/, "/share");
     // Tracks the SDK asked the browser for are the SDK's to stop; given streams stay the caller's.
     if (camera && options.camera === true) session.ownTracks.push(camera);
     if (microphone && options.microphone === true) session.ownTracks.push(microphone);
@@ -321,6 +327,24 @@ export class CloudPhoneSession {
    */
   text(text) {
     if (text) this.send({ type: "text", text });
+  }
+
+  /**
+   * Asks for a link that shares this session's phone with someone else: a spectator's unless
+   * `role` is "controller" (only a controller may share control). The link (`view_url` of the
+   * answer) expires with this session's token at the latest, and is revoked with it.
+   * @param {{role?: "spectator" | "controller", ttlSeconds?: number}} [options]
+   * @returns {Promise<{view_url: string, session_token: string, role: string, expires_at: string}>}
+   */
+  async share(options = {}) {
+    const response = await fetch(this.shareUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${this.token}` },
+      body: JSON.stringify({ role: options.role, ttl_seconds: options.ttlSeconds }),
+    });
+    const body = await response.json();
+    if (!response.ok) throw new CloudPhoneError(body?.error?.code ?? "internal", body?.error?.message ?? response.statusText);
+    return body;
   }
 
   /** Ends the session, and stops the camera and microphone it asked the browser for. */

@@ -124,5 +124,17 @@ test("sound down; camera, microphone and app messages up, in Chromium", async ()
     "the app's reply in the page",
   );
   assert.deepEqual(replies, [{ package: "com.cloudphone.notes", data: "pong" }]);
+
+  // Shared by a link: a spectator's page shows the same phone.
+  const link = await page.evaluate(() => /** @type {any} */ (window).cloudphone.share());
+  assert.equal(link.role, "spectator");
+  const friend = await env.browser.newPage({ viewport: { width: 900, height: 1400 } });
+  await friend.goto(link.view_url);
+  await friend.waitForFunction(
+    () => /** @type {HTMLVideoElement} */ (document.querySelector("[data-testid=phone-screen]")).videoWidth === 720,
+    null,
+    { timeout: 20_000 },
+  );
+  await friend.close();
   await page.close();
 });

@@ -8,7 +8,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use cloudphone_protocol::{TaskKind, TaskStatus, TaskView};
 use cloudphone_sdk::Client;
-use cloudphone_sdk::api::{CreateInstances, CreateSession, LocaleRequest, NewDevice, PropertiesPatch};
+use cloudphone_sdk::api::{
+    CreateInstances, CreateSession, LocaleRequest, NewDevice, PropertiesPatch, SessionRole, ShareSession,
+};
 use cloudphone_sdk::task::BatchRequest;
 use cloudphone_sdk::viewer::{Viewer, ViewerEvent};
 
@@ -146,8 +148,27 @@ enum SessionCommand {
         /// Recycle a session after this many seconds without input (10 to 7200; default 300).
         #[arg(long)]
         idle_timeout: Option<u32>,
+        /// Only watch and listen: send no input.
+        #[arg(long)]
+        spectator: bool,
+        /// Group control: mirror this controller's touches, keys and text to these phones too
+        /// (comma-separated ids).
+        #[arg(long, value_delimiter = ',', conflicts_with = "spectator")]
+        group: Vec<String>,
     },
-    /// Revokes a session token.
+    /// Shares the session a token opens: prints a new grant (a spectator link unless
+    /// `--controller`) as JSON, as the token's holder would get it.
+    Share {
+        /// The session token to share.
+        token: String,
+        /// Let the link control the phone too (only a controller's token may).
+        #[arg(long)]
+        controller: bool,
+        /// How long the link may open sessions (default: as long as the token).
+        #[arg(long)]
+        ttl: Option<u32>,
+    },
+    /// Revokes a session token (and the links shared from it).
     Revoke {
         /// The token.
         token: String,
@@ -958,14 +979,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Session(command) => {
             let client = client(&data_dir)?;
             match command {
-                SessionCommand::Create { id, end_user, ttl, idle_timeout } => {
+                SessionCommand::Create { id, end_user, ttl, idle_timeout, spectator, group } => {
                     let request = CreateSession {
                         end_user,
                         ttl_seconds: ttl,
                         idle_timeout_seconds: idle_timeout,
+                        role: spectator.then_some(SessionRole::Spectator),
+                        group: (!group.is_empty()).then_some(group),
                         ..Default::default()
                     };
                     println!("{}", serde_json::to_string_pretty(&client.create_session(&id, &request).await?)?);
+                }
+                SessionCommand::Share { token, controller, ttl } => {
+                    let request =
+                        ShareSession { role: controller.then_some(SessionRole::Controller), ttl_seconds: ttl };
+                    let url = format!("{}/v1/signalling/share", client.base_url());
+                    let grant = cloudphone_sdk::share_session(&url, &token, &request).await?;
+                    println!("{}", serde_json::to_string_pretty(&grant)?);
                 }
                 SessionCommand::Revoke { token } => client.revoke_session(&token).await?,
             }

@@ -415,7 +415,17 @@ fn sensors_location_media_sessions_and_async_shell_commands() {
     .unwrap();
     let token = grant["session_token"].as_str().unwrap();
     assert_eq!(grant["end_user"], "user-1");
+    assert_eq!(grant["role"], "controller");
+    // Shared as a spectator link, which goes with the token it came from.
+    let link: serde_json::Value = serde_json::from_str(&stdout(&platform.cli(&["session", "share", token]))).unwrap();
+    assert_eq!((link["role"].as_str(), link["end_user"].as_str()), (Some("spectator"), Some("user-1")));
+    let link_token = link["session_token"].as_str().unwrap();
+    let watcher: serde_json::Value =
+        serde_json::from_str(&stdout(&platform.cli(&["session", "create", &id, "--spectator"]))).unwrap();
+    assert_eq!((watcher["role"].as_str(), watcher["allow"].as_array().map(Vec::len)), (Some("spectator"), Some(0)));
     stdout(&platform.cli(&["session", "revoke", token]));
+    let shared_again = platform.cli(&["session", "share", link_token]);
+    assert!(String::from_utf8_lossy(&shared_again.stderr).contains("session.token_invalid"), "revoked with its source");
     let again = platform.cli(&["session", "revoke", token]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("session.token_invalid"));
 }

@@ -88,6 +88,51 @@ pub struct CreateSession {
     /// `idle_warning` event: 10 to 7200 seconds (default 300; VMOS `setAutoRecycleTime`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout_seconds: Option<u32>,
+    /// `controller` (default) sends input; `spectator` only watches and listens (no input
+    /// category may then be allowed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<SessionRole>,
+    /// Group control: other phones of the tenant (up to 50, running) that receive a copy of
+    /// this controller's touches, keys and text, each scaled to its own screen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<Vec<String>>,
+}
+
+/// What a session may do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SessionRole {
+    /// Watches, listens and sends the input its categories allow.
+    #[default]
+    Controller,
+    /// Watches and listens only.
+    Spectator,
+}
+
+impl SessionRole {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionRole::Controller => "controller",
+            SessionRole::Spectator => "spectator",
+        }
+    }
+}
+
+/// `POST /v1/signalling/share` (`Authorization: Bearer <session token>`): a link to the same
+/// phone for someone else, no more than the sharer may do.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ShareSession {
+    /// `spectator` (default), or `controller` when the sharer is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<SessionRole>,
+    /// How long the link may open sessions: 60 s up to what is left of the sharer's token
+    /// (default: all of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<u32>,
 }
 
 /// `POST /v1/sessions/revoke`.
@@ -111,6 +156,9 @@ pub struct SessionGrant {
     pub expires_at: String,
     /// Where to POST the SDP offer.
     pub signalling_url: String,
+    /// Where the token's holder asks for a link to share the session
+    /// (`POST`, `Authorization: Bearer <session_token>`, body [`ShareSession`]).
+    pub share_url: String,
     /// A page that shows the phone (the token travels in the URL fragment, never to servers).
     pub view_url: String,
     /// The input categories the session may send.
@@ -120,6 +168,11 @@ pub struct SessionGrant {
     pub end_user: Option<String>,
     /// Seconds without input before a session is recycled.
     pub idle_timeout_seconds: u32,
+    /// `controller` or `spectator`.
+    pub role: SessionRole,
+    /// The phones a controller's input is mirrored to (group control).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group: Vec<String>,
 }
 
 /// Signalling request body (`POST /v1/signalling/offer`, `Authorization: Bearer <token>`).

@@ -205,16 +205,7 @@ impl Client {
                 }
             };
         }
-        let response = request.send().await?;
-        if response.status().is_success() {
-            return Ok(response);
-        }
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await?;
-        match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(body) => Err(ClientError::Api { status, code: body.error.code, message: body.error.message }),
-            Err(_) => Err(ClientError::Decode(format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)))),
-        }
+        successful(request.send().await?).await
     }
 
     async fn call<B: Serialize, T: DeserializeOwned>(
@@ -810,4 +801,28 @@ impl Client {
         let path = format!("/v1/instances/{}/sessions", encode_component(id));
         self.call(Method::POST, &path, Some(request)).await
     }
+}
+
+/// The response when it succeeded, else its catalogue error.
+async fn successful(response: reqwest::Response) -> Result<reqwest::Response, ClientError> {
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await?;
+    match serde_json::from_slice::<ErrorBody>(&bytes) {
+        Ok(body) => Err(ClientError::Api { status, code: body.error.code, message: body.error.message }),
+        Err(_) => Err(ClientError::Decode(format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)))),
+    }
+}
+
+/// Asks for a link that shares the session `session_token` opens, as its holder (an end user's
+/// app) does: with the token, no access key. `share_url` is the grant's.
+pub async fn share_session(
+    share_url: &str,
+    session_token: &str,
+    request: &cloudphone_protocol::api::ShareSession,
+) -> Result<SessionGrant, ClientError> {
+    let response = reqwest::Client::new().post(share_url).bearer_auth(session_token).json(request).send().await?;
+    Client::decode(successful(response).await?).await
 }

@@ -14,8 +14,8 @@ use cloudphone_protocol::api::{
 };
 use cloudphone_protocol::api::{
     CatalogueCountry, CatalogueModel, ChangeReport, ClipboardText, CreateInstances, CreateSession, InstanceList,
-    LocaleRequest, PropertiesPatch, PropertiesView, SensorReadings, ShellRequest, ShellResult, SignallingAnswer,
-    SignallingOffer, StartApp, WifiList,
+    LocaleRequest, PropertiesPatch, PropertiesView, SensorReadings, ShareSession, ShellRequest, ShellResult,
+    SignallingAnswer, SignallingOffer, StartApp, WifiList,
 };
 use cloudphone_protocol::task::BatchRequest;
 use cloudphone_protocol::task::TaskList;
@@ -134,7 +134,10 @@ pub fn router(state: AppState) -> Router {
             auth::AuthConfig { app: state.clone(), max_body: auth::MAX_UPLOAD_BYTES },
             auth::authenticate,
         ));
-    let public = OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(signalling_offer));
+    let public = OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(signalling_offer))
+        .routes(routes!(signalling_share));
     let (api, mut document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(public)
         .merge(signed)
@@ -540,11 +543,7 @@ async fn create_session(
 /// `{"type": "offer", "sdp": "..."}`; answers `{"type": "answer", "sdp": "...", "instance_id"}`.
 #[utoipa::path(post, path = "/v1/signalling/offer", tag = "sessions", request_body(content = SignallingOffer, content_type = "application/json"), responses((status = 200, description = "The SDP answer", body = SignallingAnswer)), security(("session_token" = [])))]
 async fn signalling_offer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> HttpResult<Response> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(HttpError::from(ErrorCode::SessionTokenInvalid))?;
+    let token = bearer(&headers)?;
     let offer: SignallingOffer = json_body(&body)?;
     if offer.kind.as_deref().is_some_and(|k| k != "offer") || offer.sdp.is_empty() {
         return Err(
@@ -553,6 +552,25 @@ async fn signalling_offer(State(app): State<AppState>, headers: HeaderMap, body:
     }
     let (instance_id, sdp) = app.sessions.answer(token, &offer.sdp).await?;
     Ok(Json(SignallingAnswer { kind: "answer".into(), sdp, instance_id }).into_response())
+}
+
+/// Shares the session a token opens by a link: a new token for the same phone (a spectator by
+/// default), doing no more than the sharer may, revoked with the sharer's token.
+#[utoipa::path(post, path = "/v1/signalling/share", tag = "sessions", request_body(content = ShareSession, content_type = "application/json"), responses((status = 201, description = "The shared link's token and view URL", body = SessionGrant)), security(("session_token" = [])))]
+async fn signalling_share(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> HttpResult<Response> {
+    let token = bearer(&headers)?;
+    let request: ShareSession = json_body(&body)?;
+    let grant = app.sessions.share(token, request).await?;
+    Ok((StatusCode::CREATED, Json(grant)).into_response())
+}
+
+/// The session token of `Authorization: Bearer <token>`.
+fn bearer(headers: &HeaderMap) -> HttpResult<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(HttpError::from(ErrorCode::SessionTokenInvalid))
 }
 
 /// A phone's identity and system properties.

@@ -17,17 +17,22 @@ use cloudphone_protocol::quality::StreamQuality;
 use cloudphone_protocol::{ApiError, ControlMessage, ErrorCode};
 use tokio::sync::broadcast;
 
-/// A viewer's connection to one phone, gated by the categories the session allows.
+/// A viewer's connection to one phone, gated by the categories the session allows; with group
+/// control, the phones that get a copy of its touches, keys and text.
 pub struct GatedPhone {
     phone: Arc<Phone>,
     allowed: BTreeSet<InputCategory>,
+    group: Vec<Arc<Phone>>,
     refused: AtomicU64,
 }
 
+/// The input group control mirrors: what drives an app, not personal data or messages.
+const MIRRORED: [InputCategory; 3] = [InputCategory::Touch, InputCategory::Key, InputCategory::Text];
+
 impl GatedPhone {
-    /// Gates `phone` to the `allowed` categories.
-    pub fn new(phone: Arc<Phone>, allowed: BTreeSet<InputCategory>) -> GatedPhone {
-        GatedPhone { phone, allowed, refused: AtomicU64::new(0) }
+    /// Gates `phone` to the `allowed` categories, mirroring input to `group`.
+    pub fn new(phone: Arc<Phone>, allowed: BTreeSet<InputCategory>, group: Vec<Arc<Phone>>) -> GatedPhone {
+        GatedPhone { phone, allowed, group, refused: AtomicU64::new(0) }
     }
 
     /// Refuses (and counts) what the session was not opened for.
@@ -67,7 +72,17 @@ impl PhoneLink for GatedPhone {
             ApiError::with_message(ErrorCode::ControlRejected, "session control is not for the phone")
         })?;
         self.check(category)?;
-        self.phone.inject(&message).map_err(rejected)
+        self.phone.inject(&message).map_err(rejected)?;
+        // Touch coordinates travel with the viewer's picture size, so each phone scales them
+        // to its own screen. A member that refuses (stopped since) just misses this one.
+        if MIRRORED.contains(&category) {
+            for member in &self.group {
+                if let Err(e) = member.inject(&message) {
+                    tracing::debug!(phone = member.id(), error = %e, "group member refused mirrored input");
+                }
+            }
+        }
+        Ok(())
     }
 
     fn deliver_media(&self, media: UpstreamMedia) -> Result<(), ApiError> {
@@ -119,7 +134,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let host = DeviceHost::new(dir.path());
         let phone = host.create("cp-gate", &cloudphone_device::PhoneState::for_seed("cp-gate")).unwrap();
-        let gate = GatedPhone::new(phone.clone(), [InputCategory::Touch, InputCategory::Key].into_iter().collect());
+        let gate = GatedPhone::new(
+            phone.clone(),
+            [InputCategory::Touch, InputCategory::Key].into_iter().collect(),
+            Vec::new(),
+        );
 
         // Open Notes by touch (allowed), then try to type (not allowed).
         for action in [TouchAction::Down, TouchAction::Up] {

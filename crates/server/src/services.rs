@@ -13,7 +13,7 @@ use cloudphone_protocol::api::{
     AppInfo, AppList, CameraStatus, ChangeReport, ClipboardText, CreateSession, CreatedTenant, FileEntry, FileListing,
     FileWritten, Instance, KeyInfo, LocaleRequest, LocationStatus, MicrophoneStatus, NewDevice, NewKey,
     PlaybackRequest, PlaybackStatus, PropertiesPatch, PropertiesView, SensorReadings, SensorStatus, SessionGrant,
-    TenantInfo, WifiNetwork,
+    SessionRole, ShareSession, TenantInfo, WifiNetwork,
 };
 use cloudphone_protocol::control::{InputCategory, LocationFix};
 use cloudphone_protocol::{ApiError, ErrorCode, InstanceStatus, rfc3339};
@@ -31,6 +31,18 @@ pub const MAX_CREATE_COUNT: u32 = 100;
 pub const DEFAULT_IDLE_TIMEOUT_S: u32 = 300;
 /// How long a session token stays valid.
 pub const SESSION_TOKEN_TTL_MS: i64 = 10 * 60 * 1000;
+/// The most phones one controller's input is mirrored to (group control).
+pub const MAX_GROUP: usize = 50;
+
+fn invalid(message: &str) -> HttpError {
+    ApiError::with_message(ErrorCode::InvalidParameter, message).into()
+}
+
+/// The input categories stored with a token (comma-separated names; unknown names are
+/// skipped, so a category removed in a later version closes rather than fails).
+fn parse_allow(names: &str) -> BTreeSet<InputCategory> {
+    names.split(',').filter_map(|name| InputCategory::ALL.iter().copied().find(|c| c.as_str() == name)).collect()
+}
 
 pub(crate) fn instance_from_row(row: &InstanceRow) -> Instance {
     let status = InstanceStatus::parse(&row.status).unwrap_or(InstanceStatus::Abnormal);
@@ -671,43 +683,109 @@ impl Sessions {
             );
         }
         instances.phone(tenant, instance_id).await?;
-        let allow: BTreeSet<InputCategory> =
-            request.allow.unwrap_or_else(|| InputCategory::ALL.to_vec()).into_iter().collect();
-        let token = random_hex(32);
-        let expires_at = now_millis() + ttl_s as i64 * 1000;
+        let role = request.role.unwrap_or_default();
+        let allow: BTreeSet<InputCategory> = match (role, request.allow) {
+            (SessionRole::Spectator, Some(allow)) if !allow.is_empty() => {
+                return Err(invalid("a spectator sends no input: leave `allow` out or empty"));
+            }
+            (SessionRole::Spectator, _) => BTreeSet::new(),
+            (SessionRole::Controller, allow) => {
+                allow.unwrap_or_else(|| InputCategory::ALL.to_vec()).into_iter().collect()
+            }
+        };
+        let group = request.group.unwrap_or_default();
+        if !group.is_empty() {
+            if role == SessionRole::Spectator {
+                return Err(invalid("group control needs a controller"));
+            }
+            let distinct: BTreeSet<&String> = group.iter().collect();
+            if group.len() > MAX_GROUP || distinct.len() != group.len() || distinct.contains(&instance_id.to_owned()) {
+                return Err(invalid("group: up to 50 other phones, each once"));
+            }
+            for member in &group {
+                instances.phone(tenant, member).await?;
+            }
+        }
         let row = SessionTokenRow {
             instance_id: instance_id.to_owned(),
             tenant_id: tenant.to_owned(),
-            expires_at,
+            expires_at: now_millis() + ttl_s as i64 * 1000,
             allow: allow.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","),
             end_user: request.end_user.clone().unwrap_or_default(),
             idle_timeout_s: i64::from(idle_timeout_s),
+            role: role.as_str().to_owned(),
+            group_ids: group.join(","),
+            root_hash: String::new(),
         };
+        self.issue(row).await
+    }
+
+    /// Shares the session a token opens: a new token for the same phone and end user, doing
+    /// no more than the sharer may (a spectator shares only spectator links), valid no longer
+    /// than the sharer's, revoked with the token it was first shared from. Shared links do not
+    /// carry group control.
+    pub async fn share(&self, token: &str, request: ShareSession) -> HttpResult<SessionGrant> {
+        let hash = token_hash(token);
+        let now = now_millis();
+        let sharer =
+            self.store.session_token(&hash, now).await?.ok_or(HttpError::from(ErrorCode::SessionTokenInvalid))?;
+        let role = request.role.unwrap_or(SessionRole::Spectator);
+        if role == SessionRole::Controller && sharer.role != SessionRole::Controller.as_str() {
+            return Err(invalid("a spectator can share only spectator links"));
+        }
+        let left_s = ((sharer.expires_at - now) / 1000).max(0) as u32;
+        let ttl_s = request.ttl_seconds.unwrap_or(left_s);
+        if !(60..=left_s.max(60)).contains(&ttl_s) || left_s < 60 {
+            return Err(invalid(&format!("ttl_seconds must be 60 to {left_s} (what is left of this token)")));
+        }
+        let row = SessionTokenRow {
+            expires_at: now + i64::from(ttl_s) * 1000,
+            allow: if role == SessionRole::Spectator { String::new() } else { sharer.allow.clone() },
+            role: role.as_str().to_owned(),
+            group_ids: String::new(),
+            root_hash: if sharer.root_hash.is_empty() { hash } else { sharer.root_hash.clone() },
+            ..sharer
+        };
+        self.issue(row).await
+    }
+
+    /// Stores a new token for `row` and describes it.
+    async fn issue(&self, row: SessionTokenRow) -> HttpResult<SessionGrant> {
+        let token = random_hex(32);
         self.store.insert_session_token(&token_hash(&token), &row).await?;
         Ok(SessionGrant {
-            instance_id: instance_id.to_owned(),
+            instance_id: row.instance_id.clone(),
             view_url: format!("{}/view#token={token}", self.public_url),
             signalling_url: format!("{}/v1/signalling/offer", self.public_url),
+            share_url: format!("{}/v1/signalling/share", self.public_url),
             session_token: token,
-            expires_at: rfc3339(expires_at),
-            allow: allow.into_iter().collect(),
-            end_user: request.end_user,
-            idle_timeout_seconds: idle_timeout_s,
+            expires_at: rfc3339(row.expires_at),
+            allow: parse_allow(&row.allow).into_iter().collect(),
+            end_user: (!row.end_user.is_empty()).then(|| row.end_user.clone()),
+            idle_timeout_seconds: row.idle_timeout_s as u32,
+            role: if row.role == SessionRole::Spectator.as_str() {
+                SessionRole::Spectator
+            } else {
+                SessionRole::Controller
+            },
+            group: row.group_ids.split(',').filter(|id| !id.is_empty()).map(str::to_owned).collect(),
         })
     }
 
     /// Revokes one of the tenant's session tokens: it opens no new session, and the sessions it
     /// opened end at once.
     pub async fn revoke(&self, tenant: &str, token: &str) -> HttpResult<()> {
-        let hash = token_hash(token);
-        if self.store.revoke_session_token(tenant, &hash).await? {
-            if let Some(token) = self.live.lock().unwrap_or_else(|e| e.into_inner()).remove(&hash) {
+        let revoked = self.store.revoke_session_token(tenant, &token_hash(token)).await?;
+        if revoked.is_empty() {
+            return Err(ErrorCode::SessionTokenInvalid.into());
+        }
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        for hash in revoked {
+            if let Some(token) = live.remove(&hash) {
                 let _ = token.end.send(true);
             }
-            Ok(())
-        } else {
-            Err(ErrorCode::SessionTokenInvalid.into())
         }
+        Ok(())
     }
 
     /// Viewer sessions open now.
@@ -728,12 +806,9 @@ impl Sessions {
             .await?
             .ok_or(HttpError::from(ErrorCode::SessionTokenInvalid))?;
         let phone = self.host.phone(&row.instance_id)?;
-        let allow = row
-            .allow
-            .split(',')
-            .filter_map(|name| InputCategory::ALL.iter().copied().find(|c| c.as_str() == name))
-            .collect();
-        let link = Arc::new(GatedPhone::new(phone, allow));
+        // Group members that are not running now are left out; their copy of the input is lost.
+        let group = row.group_ids.split(',').filter_map(|id| self.host.phone(id).ok()).collect();
+        let link = Arc::new(GatedPhone::new(phone, parse_allow(&row.allow), group));
         let end = {
             let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
             // Forget the switches of tokens whose sessions have all ended.

@@ -340,3 +340,77 @@ async fn viewers_choose_a_quality_and_share_one_encoder_per_quality() {
     );
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spectators_watch_shared_links_and_group_control() {
+    use cloudphone_protocol::api::{SessionRole, ShareSession};
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+    let ids: Vec<String> = client.create_instances(3).await.unwrap().into_iter().map(|i| i.id).collect();
+    let (main, members) = (&ids[0], &ids[1..]);
+
+    // A spectator watches and may choose its quality, but sends no input.
+    let watch = CreateSession { role: Some(SessionRole::Spectator), ..Default::default() };
+    let grant = client.create_session(main, &watch).await.unwrap();
+    assert_eq!((grant.role, grant.allow.len()), (SessionRole::Spectator, 0));
+    let mut spectator = ready(&grant).await;
+    spectator.send(&key("KEYCODE_HOME")).unwrap();
+    let refused = wait_for(&mut spectator, |e| matches!(e, ControlEvent::Error { .. })).await;
+    assert!(matches!(&refused, Some(ControlEvent::Error { code, .. }) if code == "control.not_allowed"), "{refused:?}");
+    spectator.send(&ControlMessage::Quality { resolution: Some(12), fps: None, bitrate: None }).unwrap();
+    assert!(wait_for(&mut spectator, |e| matches!(e, ControlEvent::Quality { width: 540, .. })).await.is_some());
+    let contradiction = CreateSession { allow: Some(vec![InputCategory::Touch]), ..watch.clone() };
+    assert_eq!(common::code(client.create_session(main, &contradiction).await), "request.invalid_parameter");
+
+    // Group control: the controller's input reaches its phone and, mirrored, the group's;
+    // spectators of the members see it happen.
+    let control = CreateSession { group: Some(members.to_vec()), ..Default::default() };
+    let grant = client.create_session(main, &control).await.unwrap();
+    assert_eq!((grant.role, grant.group.clone()), (SessionRole::Controller, members.to_vec()));
+    let mut member_views = Vec::new();
+    for member in members {
+        member_views.push(ready(&client.create_session(member, &watch).await.unwrap()).await);
+    }
+    let mut spectator = ready(&client.create_session(main, &watch).await.unwrap()).await;
+    let mut controller = ready(&grant).await;
+    tap(&mut controller, 90.0, 240.0); // the Settings icon
+    // Input leaves the viewer as it is driven.
+    listen(&mut controller, Duration::from_millis(300)).await;
+    let settings =
+        |e: &ControlEvent| matches!(e, ControlEvent::Foreground { package } if package == "com.android.settings");
+    assert!(wait_for(&mut spectator, settings).await.is_some(), "the main phone opened Settings");
+    for view in &mut member_views {
+        assert!(wait_for(view, settings).await.is_some(), "each member opened Settings too");
+    }
+    // Only touches, keys and text are mirrored: the clipboard stays on the main phone.
+    controller.send(&ControlMessage::Clipboard { text: "main only".into() }).unwrap();
+    listen(&mut controller, Duration::from_millis(300)).await;
+    assert_eq!(client.clipboard(main).await.unwrap(), "main only");
+    assert_ne!(client.clipboard(&members[0]).await.unwrap(), "main only");
+    let bad_group = CreateSession { group: Some(vec![main.clone()]), ..Default::default() };
+    assert_eq!(common::code(client.create_session(main, &bad_group).await), "request.invalid_parameter");
+    let missing = CreateSession { group: Some(vec!["cp-nosuch".into()]), ..Default::default() };
+    assert_eq!(common::code(client.create_session(main, &missing).await), "instance.not_found");
+
+    // Sharing by link, as the end user's app does (the token, no access key).
+    let share = |role| ShareSession { role, ttl_seconds: None };
+    let link = cloudphone_sdk::share_session(&grant.share_url, &grant.session_token, &share(None)).await.unwrap();
+    assert_eq!((link.role, link.instance_id.as_str(), link.group.len()), (SessionRole::Spectator, main.as_str(), 0));
+    let mut friend = ready(&link).await;
+    // A spectator link cannot make a controller one; nor can a link outlive its source.
+    let controller_link = share(Some(SessionRole::Controller));
+    let escalate = cloudphone_sdk::share_session(&link.share_url, &link.session_token, &controller_link).await;
+    assert_eq!(escalate.unwrap_err().code(), Some("request.invalid_parameter"));
+    let long = ShareSession { role: None, ttl_seconds: Some(86_400) };
+    let refused = cloudphone_sdk::share_session(&grant.share_url, &grant.session_token, &long).await.unwrap_err();
+    assert_eq!(refused.code(), Some("request.invalid_parameter"));
+    let bad_token = cloudphone_sdk::share_session(&grant.share_url, "not-a-token", &share(None)).await.unwrap_err();
+    assert_eq!(bad_token.code(), Some("session.token_invalid"));
+    // Revoking the token ends the sessions of the links shared from it too.
+    client.revoke_session(&grant.session_token).await.unwrap();
+    let ended = wait_for(&mut friend, |e| matches!(e, ControlEvent::SessionEnded { .. })).await;
+    assert_eq!(ended, Some(ControlEvent::SessionEnded { reason: "revoked".into() }));
+    let gone = Viewer::connect(&link.signalling_url, &link.session_token).await.err().expect("the link is revoked");
+    assert!(gone.to_string().contains("session.token_invalid"), "{gone}");
+    server.abort();
+}

@@ -146,6 +146,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     )",
     ),
     (5, "ALTER TABLE session_tokens ADD COLUMN idle_timeout_s BIGINT NOT NULL DEFAULT 300"),
+    (6, "ALTER TABLE session_tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'controller'"),
+    (7, "ALTER TABLE session_tokens ADD COLUMN group_ids TEXT NOT NULL DEFAULT ''"),
+    (8, "ALTER TABLE session_tokens ADD COLUMN root_hash TEXT NOT NULL DEFAULT ''"),
 ];
 
 /// A tenant.
@@ -228,6 +231,13 @@ pub struct SessionTokenRow {
     pub end_user: String,
     /// Seconds without input after which a session it opened is recycled.
     pub idle_timeout_s: i64,
+    /// `controller` or `spectator`.
+    pub role: String,
+    /// Group control: the other phones a controller's input is mirrored to, comma-separated.
+    pub group_ids: String,
+    /// For a shared link, the hash of the token it was shared from first (revoking that one
+    /// revokes every link shared from it); empty otherwise.
+    pub root_hash: String,
 }
 
 /// Which database a store runs on.
@@ -629,7 +639,7 @@ impl Store {
 
     /// Stores a session token by its hash.
     pub async fn insert_session_token(&self, token_hash: &str, row: &SessionTokenRow) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO session_tokens (token_hash, instance_id, tenant_id, allow, expires_at, end_user, idle_timeout_s) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        sqlx::query("INSERT INTO session_tokens (token_hash, instance_id, tenant_id, allow, expires_at, end_user, idle_timeout_s, role, group_ids, root_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
             .bind(token_hash)
             .bind(&row.instance_id)
             .bind(&row.tenant_id)
@@ -637,26 +647,43 @@ impl Store {
             .bind(row.expires_at)
             .bind(&row.end_user)
             .bind(row.idle_timeout_s)
+            .bind(&row.role)
+            .bind(&row.group_ids)
+            .bind(&row.root_hash)
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
-    /// Revokes one of a tenant's session tokens. Returns whether it existed.
-    pub async fn revoke_session_token(&self, tenant_id: &str, token_hash: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM session_tokens WHERE token_hash = $1 AND tenant_id = $2")
-            .bind(token_hash)
+    /// Revokes one of a tenant's session tokens and every link shared from it. Returns the
+    /// hashes revoked (none: no such token of this tenant).
+    pub async fn revoke_session_token(&self, tenant_id: &str, token_hash: &str) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "SELECT token_hash FROM session_tokens WHERE tenant_id = $1 AND (token_hash = $2 OR root_hash = $2)",
+        )
+        .bind(tenant_id)
+        .bind(token_hash)
+        .fetch_all(&mut *tx)
+        .await?;
+        let hashes: Vec<String> = rows.iter().map(|r| r.get("token_hash")).collect();
+        if !hashes.iter().any(|h| h == token_hash) {
+            return Ok(Vec::new());
+        }
+        sqlx::query("DELETE FROM session_tokens WHERE tenant_id = $1 AND (token_hash = $2 OR root_hash = $2)")
             .bind(tenant_id)
-            .execute(&self.pool)
+            .bind(token_hash)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        tx.commit().await?;
+        Ok(hashes)
     }
 
     /// A session token that has not expired at `now`; expired ones are purged on the way.
     pub async fn session_token(&self, token_hash: &str, now: i64) -> Result<Option<SessionTokenRow>, StoreError> {
         sqlx::query("DELETE FROM session_tokens WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
         let row = sqlx::query(
-            "SELECT instance_id, tenant_id, allow, expires_at, end_user, idle_timeout_s FROM session_tokens WHERE token_hash = $1",
+            "SELECT instance_id, tenant_id, allow, expires_at, end_user, idle_timeout_s, role, group_ids, root_hash FROM session_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -668,6 +695,9 @@ impl Store {
             allow: r.get("allow"),
             end_user: r.get("end_user"),
             idle_timeout_s: r.get("idle_timeout_s"),
+            role: r.get("role"),
+            group_ids: r.get("group_ids"),
+            root_hash: r.get("root_hash"),
         }))
     }
 }
@@ -956,12 +986,23 @@ mod tests {
                 allow: "touch".into(),
                 end_user: "u-1".into(),
                 idle_timeout_s: 300,
+                role: "controller".into(),
+                group_ids: "cp-2,cp-3".into(),
+                root_hash: String::new(),
             };
             store.insert_session_token("h", &row).await.unwrap();
             assert_eq!(store.session_token("h", 50).await.unwrap(), Some(row.clone()));
-            assert!(!store.revoke_session_token("t-other", "h").await.unwrap(), "only the issuing tenant revokes");
-            assert!(store.revoke_session_token("t1", "h").await.unwrap());
+            // Links shared from it, and from those: revoked with it.
+            let shared = SessionTokenRow { role: "spectator".into(), root_hash: "h".into(), ..row.clone() };
+            store.insert_session_token("h2", &shared).await.unwrap();
+            store.insert_session_token("h3", &shared).await.unwrap();
+            assert!(store.revoke_session_token("t-other", "h").await.unwrap().is_empty(), "only the issuing tenant");
+            assert_eq!(store.revoke_session_token("t1", "h3").await.unwrap(), vec!["h3".to_owned()]);
+            let mut revoked = store.revoke_session_token("t1", "h").await.unwrap();
+            revoked.sort();
+            assert_eq!(revoked, vec!["h".to_owned(), "h2".to_owned()]);
             assert_eq!(store.session_token("h", 50).await.unwrap(), None);
+            assert_eq!(store.session_token("h2", 50).await.unwrap(), None);
             store.insert_session_token("h", &row).await.unwrap();
             assert_eq!(store.session_token("h", 101).await.unwrap(), None);
         }
