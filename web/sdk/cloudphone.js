@@ -30,7 +30,7 @@
  * @property {boolean | MediaStream} [camera] send the user's camera into the phone's camera: `true` asks the browser for it, or pass a stream (its first video track is sent); the session must allow `camera`
  * @property {boolean | MediaStream} [microphone] send the user's microphone into the phone's microphone: `true` asks the browser for it, or pass a stream; the session must allow `microphone`
  * @property {(error: CloudPhoneError) => void} [onError] errors the phone or server reports mid-session
- * @property {(state: RTCPeerConnectionState) => void} [onConnectionStateChange]
+ * @property {(state: RTCPeerConnectionState | "reconnecting") => void} [onConnectionStateChange] the connection's state; `reconnecting` when the SDK connects again by itself (VMOS states 4 and 5)
  * @property {(text: string) => void} [onClipboard] the phone's clipboard changed on the phone (VMOS `onOutputClipper`); only for sessions opened with the clipboard category
  * @property {(rotation: number, width: number, height: number) => void} [onRotation] the screen turned (quarter turns; VMOS `onChangeRotate`)
  * @property {(packageName: string) => void} [onForeground] another app came to the front
@@ -137,46 +137,75 @@ async function userMedia(option, kind) {
   return (kind === "video" ? stream.getVideoTracks() : stream.getAudioTracks())[0] ?? null;
 }
 
+/** How long a connection may stay "disconnected" before the session reconnects. */
+const RECONNECT_AFTER_MS = 3000;
+
 /** A live session with one cloud phone. */
 export class CloudPhoneSession {
   /**
-   * @param {RTCPeerConnection} pc
-   * @param {RTCDataChannel} control
-   * @param {string} instanceId
+   * Use `CloudPhoneSession.connect`; this makes a session that is not connected yet.
+   * @param {ConnectOptions} options
    */
-  constructor(pc, control, instanceId) {
-    this.pc = pc;
-    this.control = control;
-    this.instanceId = instanceId;
+  constructor(options) {
+    this.options = options;
+    /** @type {RTCPeerConnection | null} */
+    this.pc = null;
+    /** @type {RTCDataChannel | null} */
+    this.control = null;
+    this.instanceId = "";
     /** @type {ControlMessage[]} messages sent before the channel opened */
     this.pending = [];
     /** @type {MediaStreamTrack[]} tracks this session asked the browser for (stopped on close) */
     this.ownTracks = [];
-    /** the session token, for sharing */
-    this.token = "";
+    /** @type {MediaStreamTrack | null} */
+    this.camera = null;
+    /** @type {MediaStreamTrack | null} */
+    this.microphone = null;
+    /** the session token: for reconnecting and sharing */
+    this.token = options.token;
     /** where share links are asked for */
-    this.shareUrl = "";
-    control.addEventListener("open", () => {
-      for (const m of this.pending.splice(0)) control.send(JSON.stringify(m));
-    });
+    this.shareUrl = options.signallingUrl.replace(/\/offer$/, "/share");
+    /** @type {{resolution?: number, fps?: number, bitrate?: number}} the quality ids asked for, asked again after a reconnect */
+    this.quality = {};
+    /** the server ended the session, or `close()` was called: no reconnecting then */
+    this.ended = false;
+    this.reconnects = 0;
   }
 
   /**
-   * Connects to the phone the token opens.
+   * Connects to the phone the token opens. When the connection drops, the session connects
+   * again by itself with the same token (`onConnectionStateChange("reconnecting")`), unless
+   * the server ended it.
    * @param {ConnectOptions} options
    * @returns {Promise<CloudPhoneSession>}
    */
   static async connect(options) {
-    const camera = await userMedia(options.camera, "video");
-    const microphone = await userMedia(options.microphone, "audio");
+    const session = new CloudPhoneSession(options);
+    session.camera = await userMedia(options.camera, "video");
+    session.microphone = await userMedia(options.microphone, "audio");
+    // Tracks the SDK asked the browser for are the SDK's to stop; given streams stay the caller's.
+    if (session.camera && options.camera === true) session.ownTracks.push(session.camera);
+    if (session.microphone && options.microphone === true) session.ownTracks.push(session.microphone);
+    try {
+      await session.open();
+    } catch (e) {
+      session.close();
+      throw e;
+    }
+    return session;
+  }
+
+  /** Makes the WebRTC connection: screen, sound, the camera if any, the control channel. */
+  async open() {
+    const options = this.options;
     const pc = new RTCPeerConnection({ iceServers: [] });
     // The order is the contract with the gateway (docs/protocol.md): screen, sound, camera.
     pc.addTransceiver("video", { direction: "recvonly" });
-    const sound = microphone
-      ? pc.addTransceiver(microphone, { direction: "sendrecv" })
+    const sound = this.microphone
+      ? pc.addTransceiver(this.microphone, { direction: "sendrecv" })
       : pc.addTransceiver("audio", { direction: "recvonly" });
-    if (camera) {
-      const sender = pc.addTransceiver(camera, { direction: "sendonly" });
+    if (this.camera) {
+      const sender = pc.addTransceiver(this.camera, { direction: "sendonly" });
       // The phone decodes H.264 Constrained Baseline: offer nothing else for the camera.
       const h264 = (RTCRtpSender.getCapabilities("video")?.codecs ?? []).filter(
         (c) => c.mimeType === "video/H264" && /packetization-mode=1/.test(c.sdpFmtpLine ?? "") && /profile-level-id=42e0/.test(c.sdpFmtpLine ?? ""),
@@ -190,29 +219,60 @@ export class CloudPhoneSession {
     pc.addEventListener("track", (event) => {
       if (event.transceiver === sound || event.track.kind === "video") shown.addTrack(event.track);
     });
-    pc.addEventListener("connectionstatechange", () => options.onConnectionStateChange?.(pc.connectionState));
-    control.addEventListener("message", (event) => handleControlEvent(String(event.data), options));
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let dropTimer;
+    pc.addEventListener("connectionstatechange", () => {
+      if (pc !== this.pc) return;
+      options.onConnectionStateChange?.(pc.connectionState);
+      clearTimeout(dropTimer);
+      if (pc.connectionState === "failed") this.reconnect().catch(() => {});
+      if (pc.connectionState === "disconnected") {
+        dropTimer = setTimeout(() => this.reconnect().catch(() => {}), RECONNECT_AFTER_MS);
+      }
+    });
+    control.addEventListener("open", () => {
+      if (Object.keys(this.quality).length) control.send(JSON.stringify({ type: "quality", ...this.quality }));
+      for (const m of this.pending.splice(0)) control.send(JSON.stringify(m));
+    });
+    const callbacks = {
+      ...options,
+      onSessionEnded: (/** @type {string} */ reason) => {
+        this.ended = true;
+        options.onSessionEnded?.(reason);
+      },
+    };
+    control.addEventListener("message", (event) => handleControlEvent(String(event.data), callbacks));
+    this.pc = pc;
+    this.control = control;
     await pc.setLocalDescription(await pc.createOffer());
     await iceGatheringDone(pc, 2000);
     const response = await fetch(options.signallingUrl, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${options.token}` },
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${this.token}` },
       body: JSON.stringify({ type: "offer", sdp: pc.localDescription?.sdp ?? "" }),
     });
     const body = await response.json();
-    if (!response.ok) {
-      pc.close();
-      for (const track of [camera, microphone]) track?.stop();
-      throw new CloudPhoneError(body?.error?.code ?? "internal", body?.error?.message ?? response.statusText);
-    }
+    if (!response.ok) throw new CloudPhoneError(body?.error?.code ?? "internal", body?.error?.message ?? response.statusText);
     await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
-    const session = new CloudPhoneSession(pc, control, body.instance_id);
-    session.token = options.token;
-    session.shareUrl = options.signallingUrl.replace(/\/offer$/, "/share");
-    // Tracks the SDK asked the browser for are the SDK's to stop; given streams stay the caller's.
-    if (camera && options.camera === true) session.ownTracks.push(camera);
-    if (microphone && options.microphone === true) session.ownTracks.push(microphone);
-    return session;
+    this.instanceId = body.instance_id;
+  }
+
+  /**
+   * Connects again with the same token (no new login): the SDK does it by itself when the
+   * connection drops; call it after a network change you know of. The quality chosen is
+   * asked for again. Fails (`session.token_invalid`) once the token is revoked or expired.
+   */
+  async reconnect() {
+    if (this.ended) return;
+    this.pc?.close();
+    this.options.onConnectionStateChange?.("reconnecting");
+    this.reconnects += 1;
+    try {
+      await this.open();
+    } catch (e) {
+      this.options.onError?.(e instanceof CloudPhoneError ? e : new CloudPhoneError("internal", String(e)));
+      throw e;
+    }
   }
 
   /**
@@ -220,8 +280,8 @@ export class CloudPhoneSession {
    * @param {ControlMessage} message
    */
   send(message) {
-    if (this.control.readyState === "open") this.control.send(JSON.stringify(message));
-    else if (this.control.readyState === "connecting") this.pending.push(message);
+    if (this.control?.readyState === "open") this.control.send(JSON.stringify(message));
+    else this.pending.push(message);
   }
 
   /**
@@ -308,6 +368,7 @@ export class CloudPhoneSession {
     if (ids.resolution !== undefined) message.resolution = ids.resolution;
     if (ids.fps !== undefined) message.fps = ids.fps;
     if (ids.bitrate !== undefined) message.bitrate = ids.bitrate;
+    Object.assign(this.quality, ids);
     this.send(message);
   }
 
@@ -349,8 +410,9 @@ export class CloudPhoneSession {
 
   /** Ends the session, and stops the camera and microphone it asked the browser for. */
   close() {
-    this.control.close();
-    this.pc.close();
+    this.ended = true;
+    this.control?.close();
+    this.pc?.close();
     for (const track of this.ownTracks) track.stop();
   }
 }

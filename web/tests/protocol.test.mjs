@@ -15,7 +15,8 @@ function fakeChannel() {
 test("the SDK's calls make the vectors' messages", () => {
   for (const { name, sdk, wire } of vectors.messages) {
     const channel = fakeChannel();
-    const session = new CloudPhoneSession(/** @type {any} */ ({}), /** @type {any} */ (channel), "cp-test");
+    const session = new CloudPhoneSession(/** @type {any} */ ({ signallingUrl: "/v1/signalling/offer", token: "t" }));
+    session.control = /** @type {any} */ (channel);
     const [method, args] = sdk;
     /** @type {any} */ (session)[method](...args);
     assert.equal(channel.sent.length, 1, name);

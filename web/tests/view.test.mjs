@@ -111,6 +111,21 @@ test("the view page streams the phone and a click opens an app", async () => {
     { timeout: 10_000 },
   );
 
+  // A reconnect (as after a network change) brings the stream back with the same token.
+  await page.evaluate(() => /** @type {any} */ (window).cloudphone.reconnect());
+  await page.waitForFunction(
+    () => document.querySelector("[data-testid=status]")?.textContent === "connected",
+    null,
+    { timeout: 15_000 },
+  );
+  const framesBefore = await page.evaluate(() => /** @type {HTMLVideoElement} */ (document.querySelector("[data-testid=phone-screen]")).getVideoPlaybackQuality().totalVideoFrames);
+  await env.platform.cli("instance", "shell", id, "--", "input", "keyevent", "KEYCODE_APP_SWITCH");
+  await page.waitForFunction(
+    (before) => /** @type {HTMLVideoElement} */ (document.querySelector("[data-testid=phone-screen]")).getVideoPlaybackQuality().totalVideoFrames > before,
+    framesBefore,
+    { timeout: 10_000 },
+  );
+
   // Revoking the token ends the live session: the viewer sees the connection go.
   const token = new URL(viewUrl).hash.replace("#token=", "");
   const revokedAt = Date.now();

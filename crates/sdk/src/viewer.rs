@@ -118,6 +118,8 @@ pub enum ViewerEvent {
     Audio(Vec<i16>),
     /// The phone or the gateway sent a control event (JSON, see docs/protocol.md).
     Control(String),
+    /// The connection dropped and came back with the same token (a new stream, from a keyframe).
+    Reconnected,
     /// The session ended.
     Closed,
 }
@@ -141,6 +143,8 @@ pub struct ViewerStats {
     pub audio_peak_dbfs: Option<f32>,
     /// Control events received.
     pub control_events: u64,
+    /// Times the connection was made again with the same token.
+    pub reconnects: u64,
     /// The server's latest statistics report (a `stats` control event: RTT, fps, bitrate, …).
     pub server_report: Option<cloudphone_protocol::control::ControlEvent>,
 }
@@ -165,31 +169,31 @@ pub struct Viewer {
     microphone: Option<(AudioEncoder, Vec<i16>, u64)>,
     buf: Vec<u8>,
     closed: bool,
+    /// What a reconnect needs: where, with what, offering what.
+    signalling_url: String,
+    session_token: String,
+    options: ViewerOptions,
+    /// The server ended the session (revoked, idle): no reconnect then.
+    ended_by_server: bool,
+    /// The connection dropped; the next `next_event` reconnects.
+    reconnect_due: bool,
+    /// The quality ids asked for so far (resolution, fps, bitrate), asked again after a reconnect.
+    quality: (Option<u8>, Option<u8>, Option<u8>),
 }
 
-#[derive(Debug)]
-struct Mids {
-    screen: Mid,
-    camera: Option<Mid>,
-    audio: Mid,
-    /// Whether the audio media also sends (the microphone was offered).
-    microphone: bool,
+/// One WebRTC connection of a viewer: what a reconnect replaces.
+struct Link {
+    rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    control: ChannelId,
+    mids: Mids,
 }
 
-impl Viewer {
-    /// Opens a session: offers video (receive only) and the control channel, and sends the offer
-    /// to `signalling_url` with the session token.
-    pub async fn connect(signalling_url: &str, session_token: &str) -> Result<Viewer, ViewerError> {
-        Viewer::connect_with(signalling_url, session_token, ViewerOptions::default()).await
-    }
-
-    /// Opens a session that may also send the viewer's camera and microphone.
-    pub async fn connect_with(
-        signalling_url: &str,
-        session_token: &str,
-        options: ViewerOptions,
-    ) -> Result<Viewer, ViewerError> {
-        let started = Instant::now();
+impl Link {
+    /// Offers video (receive only), sound, the camera if asked, and the control channel, and
+    /// sends the offer to `signalling_url` with the session token.
+    async fn negotiate(signalling_url: &str, session_token: &str, options: ViewerOptions) -> Result<Link, ViewerError> {
         // A socket on the interface that routes to the server (loopback for a local one).
         let server_ip = reqwest::Url::parse(signalling_url)
             .ok()
@@ -236,11 +240,41 @@ impl Viewer {
             serde_json::from_slice(&bytes).map_err(|e| ViewerError::Signalling(format!("bad answer: {e}")))?;
         let answer = SdpAnswer::from_sdp_string(&answer.sdp).map_err(|e| ViewerError::Rtc(e.to_string()))?;
         rtc.sdp_api().accept_answer(pending, answer).map_err(|e| ViewerError::Rtc(e.to_string()))?;
+        let mids = Mids { screen, camera, audio, microphone: options.microphone };
+        Ok(Link { rtc, socket, local, control, mids })
+    }
+}
+
+#[derive(Debug)]
+struct Mids {
+    screen: Mid,
+    camera: Option<Mid>,
+    audio: Mid,
+    /// Whether the audio media also sends (the microphone was offered).
+    microphone: bool,
+}
+
+impl Viewer {
+    /// Opens a session: offers video (receive only) and the control channel, and sends the offer
+    /// to `signalling_url` with the session token.
+    pub async fn connect(signalling_url: &str, session_token: &str) -> Result<Viewer, ViewerError> {
+        Viewer::connect_with(signalling_url, session_token, ViewerOptions::default()).await
+    }
+
+    /// Opens a session that may also send the viewer's camera and microphone.
+    pub async fn connect_with(
+        signalling_url: &str,
+        session_token: &str,
+        options: ViewerOptions,
+    ) -> Result<Viewer, ViewerError> {
+        let started = Instant::now();
+        let link = Link::negotiate(signalling_url, session_token, options).await?;
         Ok(Viewer {
-            rtc,
-            socket,
-            local,
-            control,
+            rtc: link.rtc,
+            socket: link.socket,
+            local: link.local,
+            control: link.control,
+            mids: link.mids,
             control_open: false,
             decoder: Decoder::new().map_err(|e| ViewerError::Decoder(e.to_string()))?,
             started,
@@ -248,12 +282,32 @@ impl Viewer {
             record: None,
             record_audio: None,
             audio_decoder: AudioDecoder::new()?,
-            mids: Mids { screen, camera, audio, microphone: options.microphone },
             camera: None,
             microphone: None,
             buf: vec![0u8; 2048],
             closed: false,
+            signalling_url: signalling_url.to_owned(),
+            session_token: session_token.to_owned(),
+            options,
+            ended_by_server: false,
+            reconnect_due: false,
+            quality: (None, None, None),
         })
+    }
+
+    /// Connects again with the same session token (no new login): after a network change, or
+    /// on its own when the connection drops ([`ViewerEvent::Reconnected`] follows). The
+    /// quality chosen is asked for again; recording goes on; counters add up.
+    pub async fn reconnect(&mut self) -> Result<(), ViewerError> {
+        let link = Link::negotiate(&self.signalling_url, &self.session_token, self.options).await?;
+        (self.rtc, self.socket, self.local, self.control, self.mids) =
+            (link.rtc, link.socket, link.local, link.control, link.mids);
+        // A new stream starts at a keyframe; the camera and microphone start new streams too.
+        self.decoder = Decoder::new().map_err(|e| ViewerError::Decoder(e.to_string()))?;
+        (self.camera, self.microphone) = (None, None);
+        (self.control_open, self.closed, self.reconnect_due) = (false, false, false);
+        self.stats.reconnects += 1;
+        Ok(())
     }
 
     /// Writes the video as received (H.264 Annex B) to `path` from now on.
@@ -323,6 +377,10 @@ impl Viewer {
 
     /// Sends a control message (touch, key, text, sensor, location, clipboard) to the phone.
     pub fn send(&mut self, message: &ControlMessage) -> Result<(), ViewerError> {
+        if let ControlMessage::Quality { resolution, fps, bitrate } = message {
+            let q = &mut self.quality;
+            (q.0, q.1, q.2) = (resolution.or(q.0), fps.or(q.1), bitrate.or(q.2));
+        }
         let json = serde_json::to_vec(message).map_err(|e| ViewerError::Rtc(e.to_string()))?;
         let mut channel =
             self.rtc.channel(self.control).ok_or_else(|| ViewerError::Rtc("the control channel is not open".into()))?;
@@ -342,6 +400,15 @@ impl Viewer {
 
     /// Drives the session until it has something to say, or `limit` passes (`None`).
     pub async fn next_event(&mut self, limit: Duration) -> Result<Option<ViewerEvent>, ViewerError> {
+        if self.reconnect_due {
+            return match self.reconnect().await {
+                Ok(()) => Ok(Some(ViewerEvent::Reconnected)),
+                Err(e) => {
+                    self.closed = true;
+                    Err(e)
+                }
+            };
+        }
         if self.closed {
             return Ok(Some(ViewerEvent::Closed));
         }
@@ -384,21 +451,33 @@ impl Viewer {
     fn on_event(&mut self, event: Event) -> Result<Option<ViewerEvent>, ViewerError> {
         Ok(match event {
             Event::Connected => Some(ViewerEvent::Connected),
+            // A dropped connection comes back with the same token, unless the server ended it.
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) if !self.ended_by_server => {
+                self.reconnect_due = true;
+                None
+            }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 self.closed = true;
                 Some(ViewerEvent::Closed)
             }
             Event::ChannelOpen(id, _) if id == self.control => {
                 self.control_open = true;
+                // After a reconnect, the quality chosen before.
+                if self.quality != (None, None, None) {
+                    let (resolution, fps, bitrate) = self.quality;
+                    self.send(&ControlMessage::Quality { resolution, fps, bitrate })?;
+                }
                 Some(ViewerEvent::ControlOpen)
             }
             Event::ChannelData(data) => {
                 self.stats.control_events += 1;
                 let text = String::from_utf8_lossy(&data.data).into_owned();
-                if let Ok(report @ cloudphone_protocol::control::ControlEvent::Stats { .. }) =
-                    serde_json::from_str(&text)
-                {
-                    self.stats.server_report = Some(report);
+                match serde_json::from_str(&text) {
+                    Ok(report @ cloudphone_protocol::control::ControlEvent::Stats { .. }) => {
+                        self.stats.server_report = Some(report)
+                    }
+                    Ok(cloudphone_protocol::control::ControlEvent::SessionEnded { .. }) => self.ended_by_server = true,
+                    _ => {}
                 }
                 Some(ViewerEvent::Control(text))
             }

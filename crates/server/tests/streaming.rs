@@ -414,3 +414,36 @@ async fn spectators_watch_shared_links_and_group_control() {
     assert!(gone.to_string().contains("session.token_invalid"), "{gone}");
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_reconnects_with_the_same_token_and_keeps_its_quality() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+    let id = client.create_instances(1).await.unwrap().remove(0).id;
+    let grant = client.create_session(&id, &CreateSession::default()).await.unwrap();
+    let mut viewer = ready(&grant).await;
+    viewer.send(&ControlMessage::Quality { resolution: Some(11), fps: None, bitrate: None }).unwrap();
+    assert!(wait_for(&mut viewer, |e| matches!(e, ControlEvent::Quality { width: 360, .. })).await.is_some());
+
+    // A network change: the viewer connects again with its token, no new grant, and the
+    // quality it chose comes back.
+    let before = viewer.stats().frames_decoded;
+    viewer.reconnect().await.unwrap();
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while !(viewer.control_open() && viewer.stats().frames_decoded > before && viewer.stats().width == 360) {
+        viewer.next_event(Duration::from_millis(200)).await.unwrap();
+        assert!(std::time::Instant::now() < until, "pictures at the chosen size after the reconnect");
+    }
+    assert_eq!(viewer.stats().reconnects, 1);
+    // The old connection's session ends on the server once its peer is gone.
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    while metric(&client, "cloudphone_viewer_sessions").await > 1.0 {
+        viewer.next_event(Duration::from_millis(500)).await.unwrap();
+        assert!(std::time::Instant::now() < until, "the dropped connection's session was not ended");
+    }
+    // A revoked token does not come back.
+    client.revoke_session(&grant.session_token).await.unwrap();
+    let error = viewer.reconnect().await.unwrap_err();
+    assert!(error.to_string().contains("session.token_invalid"), "{error}");
+    server.abort();
+}
