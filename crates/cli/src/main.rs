@@ -49,6 +49,10 @@ enum Command {
         /// How many viewer sessions one tenant may have open at once.
         #[arg(long, default_value_t = 200)]
         max_sessions_per_tenant: usize,
+        /// Run TWCC (delay-based) bandwidth estimation in every viewer session, besides the
+        /// loss-based one: reacts earlier, costs CPU and latency (see docs/protocol.md).
+        #[arg(long)]
+        twcc: bool,
     },
     /// Manages cloud phones.
     #[command(subcommand)]
@@ -826,6 +830,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rate_burst,
             max_sessions_per_phone,
             max_sessions_per_tenant,
+            twcc,
         } => {
             let config = cloudphone_server::Config {
                 database,
@@ -835,6 +840,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     per_phone: max_sessions_per_phone,
                     per_tenant: max_sessions_per_tenant,
                 },
+                twcc,
                 ..cloudphone_server::Config::new(data_dir, listen)
             };
             up(config).await.map(|_| ExitCode::SUCCESS)

@@ -106,6 +106,8 @@ impl From<GatewayError> for ApiError {
 /// Creates WebRTC sessions.
 pub struct Gateway {
     bind_ip: IpAddr,
+    /// Whether sessions run TWCC bandwidth estimation (see [`Gateway::with_twcc`]).
+    twcc: bool,
     crypto: Arc<str0m::config::CryptoProvider>,
     open: Arc<AtomicUsize>,
     totals: Arc<GatewayTotals>,
@@ -168,10 +170,20 @@ impl Gateway {
     pub fn new(bind_ip: IpAddr) -> Gateway {
         Gateway {
             bind_ip,
+            twcc: false,
             crypto: Arc::new(str0m::crypto::from_feature_flags()),
             open: Arc::default(),
             totals: Arc::default(),
         }
+    }
+
+    /// Runs transport-wide congestion control (TWCC, delay-based) in every session, on top of
+    /// the loss-based estimate every session has. It reacts to queues before loss, but its
+    /// pacer costs CPU and latency (measured in `target/bench-reports/viewers.md`), so it is
+    /// off unless asked for (`up --twcc`).
+    pub fn with_twcc(mut self, on: bool) -> Gateway {
+        self.twcc = on;
+        self
     }
 
     /// Counters over every session so far.
@@ -199,21 +211,24 @@ impl Gateway {
             .await
             .map_err(|source| GatewayError::Socket { addr: self.bind_ip, source })?;
         let local = socket.local_addr().map_err(|source| GatewayError::Socket { addr: self.bind_ip, source })?;
-        let mut rtc = RtcConfig::new()
+        let mut config = RtcConfig::new()
             .set_crypto_provider(self.crypto.clone())
             .clear_codecs()
             .enable_h264(true)
             .enable_opus(true, false)
-            // Transport-wide congestion control: the estimate drives the bitrate ladder. It starts
-            // above the chosen bitrate, so a session starts at its quality and steps down only
-            // on evidence.
-            .enable_bwe(Some(Bitrate::kbps(u64::from(options.quality.bitrate_kbps) * 3 / 2)))
-            .set_stats_interval(Some(STATS_INTERVAL))
-            .build(Instant::now());
-        // Probe no higher than the chosen bitrate: a static screen sends almost nothing, and
-        // padding to prove bandwidth it does not need would waste the viewer's.
-        let desired = Bitrate::kbps(u64::from(options.quality.bitrate_kbps));
-        rtc.bwe().set_bitrate(Bitrate::kbps(100), desired);
+            .set_stats_interval(Some(STATS_INTERVAL));
+        if self.twcc {
+            // The estimate starts above the chosen bitrate, so a session starts at its quality
+            // and steps down only on evidence.
+            config = config.enable_bwe(Some(Bitrate::kbps(u64::from(options.quality.bitrate_kbps) * 3 / 2)));
+        }
+        let mut rtc = config.build(Instant::now());
+        if self.twcc {
+            // Probe no higher than the chosen bitrate: a static screen sends almost nothing, and
+            // padding to prove bandwidth it does not need would waste the viewer's.
+            let desired = Bitrate::kbps(u64::from(options.quality.bitrate_kbps));
+            rtc.bwe().set_bitrate(Bitrate::kbps(100), desired);
+        }
         let candidate = Candidate::host(local, "udp").map_err(|e| GatewayError::BadOffer(e.to_string()))?;
         rtc.add_local_candidate(candidate);
         let answer = rtc
@@ -237,6 +252,12 @@ impl Gateway {
 
 /// How long after a bitrate change the gateway waits before stepping up again.
 const STEP_UP_AFTER: Duration = Duration::from_secs(10);
+
+/// The loss-based bandwidth estimate (GCC's loss controller): over 10 % lost, the link carries
+/// what was sent less half the loss; otherwise nothing says it is short (`u64::MAX`).
+fn loss_based_estimate_bps(sent_kbps: f64, loss: f32) -> u64 {
+    if loss > 0.10 { (sent_kbps * (1.0 - 0.5 * f64::from(loss)) * 1000.0).round() as u64 } else { u64::MAX }
+}
 
 /// What the bitrate ladder looks at, every statistics interval.
 #[derive(Clone, Copy, Debug)]
@@ -629,7 +650,10 @@ impl Session {
             .map_err(|e| ApiError::with_message(ErrorCode::ControlRejected, e))?;
         self.quality = quality;
         self.bitrate_kbps = quality.bitrate_kbps;
-        self.rtc.bwe().set_bitrate(Bitrate::kbps(100), Bitrate::kbps(u64::from(quality.bitrate_kbps)));
+        // Estimates come only when TWCC runs; then it probes up to the new choice.
+        if self.stats.bandwidth_bps.is_some() {
+            self.rtc.bwe().set_bitrate(Bitrate::kbps(100), Bitrate::kbps(u64::from(quality.bitrate_kbps)));
+        }
         self.resubscribe("requested");
         Ok(())
     }
@@ -711,16 +735,17 @@ impl Session {
             self.totals.rtt_samples.fetch_add(1, Ordering::Relaxed);
         }
         self.totals.stats_reports.fetch_add(1, Ordering::Relaxed);
-        let link = s.bandwidth_bps.map(|estimate_bps| LinkReport {
-            estimate_bps,
-            sent_kbps: (s.bytes + s.audio_bytes) as f64 * 8.0 / 1000.0 / seconds,
-            loss: s.loss.unwrap_or(0.0),
-        });
+        let sent_kbps = (s.bytes + s.audio_bytes) as f64 * 8.0 / 1000.0 / seconds;
+        let loss = s.loss.unwrap_or(0.0);
+        // TWCC's estimate when it runs; else the loss-based one from the viewer's reports.
+        let link = LinkReport {
+            estimate_bps: s.bandwidth_bps.unwrap_or_else(|| loss_based_estimate_bps(sent_kbps, loss)),
+            sent_kbps,
+            loss,
+        };
         (s.frames, s.bytes, s.audio_bytes, s.encode_us) = (0, 0, 0, 0);
         self.send_event(&event);
-        if let Some(link) = link {
-            self.adapt_bitrate(link);
-        }
+        self.adapt_bitrate(link);
     }
 
     fn send_error(&mut self, error: &ApiError) {
@@ -870,6 +895,17 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loss_means_a_short_link() {
+        assert_eq!(loss_based_estimate_bps(3000.0, 0.2), 2_700_000);
+        assert_eq!(loss_based_estimate_bps(3000.0, 0.05), u64::MAX, "some loss is no evidence");
+        // With the ladder: 20 % loss at 3.5 Mbit/s sent steps a 4 Mbit/s viewer down to 2 Mbit/s.
+        let link = LinkReport { estimate_bps: loss_based_estimate_bps(3500.0, 0.2), sent_kbps: 3500.0, loss: 0.2 };
+        assert_eq!(next_bitrate(4000, 4000, link, Duration::from_secs(1)), Some(2000));
+        let calm = LinkReport { estimate_bps: loss_based_estimate_bps(1900.0, 0.0), sent_kbps: 1900.0, loss: 0.0 };
+        assert_eq!(next_bitrate(2000, 4000, calm, Duration::from_secs(60)), Some(3000), "and back up when calm");
+    }
 
     #[test]
     fn the_bitrate_steps_down_on_congestion_and_up_slowly() {

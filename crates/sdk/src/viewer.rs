@@ -388,6 +388,15 @@ impl Viewer {
         Ok(())
     }
 
+    /// Asks the phone for a keyframe of its screen now (a still screen sends no pictures).
+    pub fn request_keyframe(&mut self) -> Result<(), ViewerError> {
+        let mut writer =
+            self.rtc.writer(self.mids.screen).ok_or_else(|| ViewerError::Rtc("the screen is not negotiated".into()))?;
+        writer
+            .request_keyframe(None, str0m::media::KeyframeRequestKind::Pli)
+            .map_err(|e| ViewerError::Rtc(e.to_string()))
+    }
+
     /// Whether [`Viewer::send`] can be used.
     pub fn control_open(&self) -> bool {
         self.control_open
@@ -588,8 +597,9 @@ impl Viewer {
     pub async fn input_latency(&mut self, samples: usize) -> Result<Vec<Duration>, ViewerError> {
         const GRID: (usize, usize) = (9, 16);
         let settle = Duration::from_millis(300);
-        // Wait for the control channel and a first picture.
+        // Wait for the control channel and a picture (asked for: a still screen sends none).
         let mut current: Option<Vec<u8>> = None;
+        let _ = self.request_keyframe();
         let ready_by = Instant::now() + Duration::from_secs(20);
         while !(self.control_open && current.is_some()) {
             let left = ready_by

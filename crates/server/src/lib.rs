@@ -48,6 +48,8 @@ pub struct Config {
     pub rate_limit: ratelimit::RateLimit,
     /// How many viewer sessions may be open per phone and per tenant.
     pub session_limits: services::SessionLimits,
+    /// Whether viewer sessions run TWCC bandwidth estimation besides the loss-based one.
+    pub twcc: bool,
 }
 
 impl Config {
@@ -60,6 +62,7 @@ impl Config {
             master_key: None,
             rate_limit: ratelimit::RateLimit::default(),
             session_limits: services::SessionLimits::default(),
+            twcc: false,
         }
     }
 }
@@ -146,7 +149,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     // WebRTC media uses the API's interface; a wildcard listen address serves media on
     // loopback only until a public media address is configurable.
     let media_ip = if addr.ip().is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { addr.ip() };
-    let gateway = Arc::new(Gateway::new(media_ip));
+    let gateway = Arc::new(Gateway::new(media_ip).with_twcc(config.twcc));
     let instances = Arc::new(services::Instances::new(store.clone(), host.clone()));
     instances.boot_all().await?;
     let sessions =

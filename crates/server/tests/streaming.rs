@@ -447,3 +447,17 @@ async fn a_viewer_reconnects_with_the_same_token_and_keeps_its_quality() {
     assert!(error.to_string().contains("session.token_invalid"), "{error}");
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_twcc_the_stats_carry_a_bandwidth_estimate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start_with(dir.path(), |c| cloudphone_server::Config { twcc: true, ..c }).await;
+    let id = client.create_instances(1).await.unwrap().remove(0).id;
+    let mut viewer = open(&client, &id, None).await;
+    let report = wait_for(&mut viewer, |e| matches!(e, ControlEvent::Stats { bandwidth_kbps: Some(_), .. })).await;
+    let Some(ControlEvent::Stats { bandwidth_kbps: Some(kbps), .. }) = report else {
+        panic!("no estimate: {report:?}")
+    };
+    assert!(kbps > 0.0, "{kbps}");
+    server.abort();
+}
