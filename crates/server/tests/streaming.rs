@@ -47,12 +47,20 @@ async fn ready(grant: &cloudphone_protocol::api::SessionGrant) -> Viewer {
 
 async fn ready_with(grant: &cloudphone_protocol::api::SessionGrant, options: ViewerOptions) -> Viewer {
     let mut viewer = Viewer::connect_with(&grant.signalling_url, &grant.session_token, options).await.unwrap();
-    let until = std::time::Instant::now() + Duration::from_secs(20);
-    while !viewer.control_open() || viewer.stats().frames_decoded == 0 {
-        let left = until.checked_duration_since(std::time::Instant::now()).expect("a picture and the control channel");
-        viewer.next_event(left).await.unwrap();
-    }
+    drive_until(&mut viewer, Duration::from_secs(20), "a picture and the control channel", |v| {
+        v.control_open() && v.stats().frames_decoded > 0
+    })
+    .await;
     viewer
+}
+
+/// Drives the viewer until `done` holds; fails with `what` after `limit`.
+async fn drive_until(viewer: &mut Viewer, limit: Duration, what: &str, done: impl Fn(&Viewer) -> bool) {
+    let until = std::time::Instant::now() + limit;
+    while !done(viewer) {
+        assert!(std::time::Instant::now() < until, "not within {limit:?}: {what}");
+        viewer.next_event(Duration::from_millis(100)).await.unwrap();
+    }
 }
 
 fn tap(viewer: &mut Viewer, x: f32, y: f32) {
@@ -160,11 +168,7 @@ async fn sessions_are_capped_per_phone_with_a_clear_error() {
     let ended = wait_for(&mut viewer, |e| matches!(e, ControlEvent::SessionEnded { .. })).await;
     assert_eq!(ended, Some(ControlEvent::SessionEnded { reason: "revoked".into() }));
     let mut again = Viewer::connect(&second.signalling_url, &second.session_token).await.unwrap();
-    let until = std::time::Instant::now() + Duration::from_secs(20);
-    while again.stats().frames_decoded == 0 {
-        again.next_event(until.saturating_duration_since(std::time::Instant::now())).await.unwrap();
-        assert!(std::time::Instant::now() < until, "no picture");
-    }
+    drive_until(&mut again, Duration::from_secs(20), "a picture", |v| v.stats().frames_decoded > 0).await;
     server.abort();
 }
 
@@ -310,20 +314,12 @@ async fn viewers_choose_a_quality_and_share_one_encoder_per_quality() {
         ControlEvent::Quality { width: 360, height: 640, max_fps: 15, bitrate_kbps: 400, reason: "requested".into() };
     assert_eq!(told, Some(expected));
     // The next pictures are the smaller ones (the switch starts at a keyframe).
-    let until = std::time::Instant::now() + Duration::from_secs(10);
-    while b.stats().width != 360 {
-        b.next_event(Duration::from_millis(200)).await.unwrap();
-        assert!(std::time::Instant::now() < until, "no 360x640 picture");
-    }
+    drive_until(&mut b, Duration::from_secs(10), "a 360x640 picture", |v| v.stats().width == 360).await;
     assert_eq!(b.stats().height, 640);
     // The other viewer is unaffected; a change reaches both, each at its own size.
     a.send(&key("KEYCODE_APP_SWITCH")).unwrap();
     let a_frames = a.stats().frames_decoded;
-    let until = std::time::Instant::now() + Duration::from_secs(10);
-    while a.stats().frames_decoded == a_frames {
-        a.next_event(Duration::from_millis(200)).await.unwrap();
-        assert!(std::time::Instant::now() < until, "no new picture for the first viewer");
-    }
+    drive_until(&mut a, Duration::from_secs(10), "a new picture", |v| v.stats().frames_decoded > a_frames).await;
     assert_eq!((a.stats().width, a.stats().height), (720, 1280));
     assert_eq!(metric(&client, "cloudphone_video_encoders").await, 2.0, "one encoder per quality");
 
@@ -429,11 +425,10 @@ async fn a_viewer_reconnects_with_the_same_token_and_keeps_its_quality() {
     // quality it chose comes back.
     let before = viewer.stats().frames_decoded;
     viewer.reconnect().await.unwrap();
-    let until = std::time::Instant::now() + Duration::from_secs(20);
-    while !(viewer.control_open() && viewer.stats().frames_decoded > before && viewer.stats().width == 360) {
-        viewer.next_event(Duration::from_millis(200)).await.unwrap();
-        assert!(std::time::Instant::now() < until, "pictures at the chosen size after the reconnect");
-    }
+    drive_until(&mut viewer, Duration::from_secs(20), "pictures at the chosen size after the reconnect", |v| {
+        v.control_open() && v.stats().frames_decoded > before && v.stats().width == 360
+    })
+    .await;
     assert_eq!(viewer.stats().reconnects, 1);
     // The old connection's session ends on the server once its peer is gone.
     let until = std::time::Instant::now() + Duration::from_secs(30);
