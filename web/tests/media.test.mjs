@@ -1,6 +1,7 @@
 // End to end in Chromium with its fake camera and microphone: the phone's sound comes down as
 // Opus, the page's camera shows in the phone's Camera app, the page's microphone raises the
-// Recorder's level, and app messages go both ways.
+// Recorder's level, app messages and the clipboard go both ways, and the page's sensors,
+// location and rotation requests reach the phone.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { usePlatformAndBrowser } from "./harness.mjs";
@@ -125,13 +126,57 @@ test("sound down; camera, microphone and app messages up, in Chromium", async ()
   );
   assert.deepEqual(replies, [{ package: "com.cloudphone.notes", data: "pong" }]);
 
+  // The clipboard, both ways: the page's into the phone, the phone's (copied in Notes) to the page.
+  await page.evaluate(() => {
+    const w = /** @type {any} */ (window);
+    w.clipboards = [];
+    window.addEventListener("cloudphone:clipboard", (e) => w.clipboards.push(/** @type {CustomEvent} */ (e).detail));
+    w.cloudphone.clipboard("from the page");
+  });
+  await eventually(async () => (await env.platform.cli("instance", "clipboard", id)).trim() === "from the page", "the page's clipboard in the phone");
+  await shell("am", "start", "-n", "com.cloudphone.notes/.MainActivity");
+  await page.evaluate(() => {
+    const session = /** @type {any} */ (window).cloudphone;
+    session.text("copied in Notes");
+    session.key("KEYCODE_COPY");
+  });
+  const copied = await eventually(
+    () => page.evaluate(() => { const c = /** @type {any} */ (window).clipboards; return c.length ? c : null; }),
+    "the phone's clipboard in the page",
+  );
+  assert.deepEqual(copied, ["copied in Notes"]);
+
+  // The page's sensors and location, and a rotation request.
+  await page.evaluate(() => {
+    const session = /** @type {any} */ (window).cloudphone;
+    session.sensor("gyroscope", [0.25, 0.5, 0.75]);
+    session.location({ latitude: 52.52, longitude: 13.405, accuracy: 5 });
+    session.rotate(1);
+  });
+  const gyroscope = await eventually(async () => {
+    const sensors = JSON.parse(await env.platform.cli("instance", "sensors", id, "--json"));
+    return sensors.find((/** @type {any} */ s) => s.sensor === "gyroscope" && s.values[2] === 0.75);
+  }, "the page's gyroscope in the phone");
+  assert.deepEqual(gyroscope.values, [0.25, 0.5, 0.75]);
+  const location = await eventually(async () => {
+    const status = JSON.parse(await env.platform.cli("instance", "location", id));
+    return status.source === "viewer" ? status : null;
+  }, "the page's location in the phone");
+  assert.equal(location.fix.latitude, 52.52);
+  await page.waitForFunction(
+    () => /** @type {HTMLVideoElement} */ (document.querySelector("[data-testid=phone-screen]")).videoWidth === 1280,
+    null,
+    { timeout: 10_000 },
+  );
+
   // Shared by a link: a spectator's page shows the same phone.
   const link = await page.evaluate(() => /** @type {any} */ (window).cloudphone.share());
   assert.equal(link.role, "spectator");
   const friend = await env.browser.newPage({ viewport: { width: 900, height: 1400 } });
   await friend.goto(link.view_url);
   await friend.waitForFunction(
-    () => /** @type {HTMLVideoElement} */ (document.querySelector("[data-testid=phone-screen]")).videoWidth === 720,
+    // The phone is on its side since the rotation request.
+    () => /** @type {HTMLVideoElement} */ (document.querySelector("[data-testid=phone-screen]")).videoWidth === 1280,
     null,
     { timeout: 20_000 },
   );

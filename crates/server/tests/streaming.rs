@@ -456,3 +456,32 @@ async fn with_twcc_the_stats_carry_a_bandwidth_estimate() {
     assert!(kbps > 0.0, "{kbps}");
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sensors_location_and_clipboard_go_up_through_the_gate() {
+    use cloudphone_protocol::control::{LocationFix, SensorKind, SensorReading};
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+    let id = client.create_instances(1).await.unwrap().remove(0).id;
+    let mut viewer = open(&client, &id, None).await;
+    let reading = SensorReading { sensor: SensorKind::Accelerometer, values: [0.5, 9.75, 1.25], timestamp_ns: None };
+    viewer.send(&ControlMessage::Sensor(reading)).unwrap();
+    let fix = LocationFix {
+        latitude: 48.8566,
+        longitude: 2.3522,
+        altitude: Some(35.0),
+        speed: None,
+        bearing: None,
+        accuracy: Some(4.0),
+    };
+    viewer.send(&ControlMessage::Location(fix.clone())).unwrap();
+    viewer.send(&ControlMessage::Clipboard { text: "from the viewer".into() }).unwrap();
+    listen(&mut viewer, Duration::from_millis(400)).await;
+    let sensors = client.sensors(&id).await.unwrap();
+    let accelerometer = sensors.iter().find(|s| s.sensor == SensorKind::Accelerometer).expect("an accelerometer");
+    assert_eq!(accelerometer.values, [0.5, 9.75, 1.25]);
+    let location = client.location(&id).await.unwrap();
+    assert_eq!((location.fix, location.source.as_deref()), (Some(fix), Some("viewer")));
+    assert_eq!(client.clipboard(&id).await.unwrap(), "from the viewer");
+    server.abort();
+}
