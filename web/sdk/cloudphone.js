@@ -38,7 +38,7 @@
  * @property {(packageName: string, data: string) => void} [onAppMessage] an app in the phone sent a message (edge-cloud messaging); only for sessions opened with the app_message category
  * @property {(secondsLeft: number) => void} [onIdleWarning] no input for a while: the session is recycled in `secondsLeft` unless some comes (VMOS `onAutoRecycleTime`)
  * @property {(reason: string) => void} [onSessionEnded] the server ended the session: `idle` or `revoked`
- * @property {(stats: {rtt_ms?: number, loss?: number, fps: number, bitrate_kbps: number, audio_kbps: number, bandwidth_kbps?: number, codec: string, width: number, height: number, encode_ms?: number}) => void} [onRunInformation] every 2 s, how the session is doing (VMOS `onRunInformation`)
+ * @property {(stats: {rtt_ms?: number, loss?: number, fps: number, bitrate_kbps: number, audio_kbps: number, bandwidth_kbps?: number, codec: string, width: number, height: number, encode_ms?: number, decode_ms?: number}) => void} [onRunInformation] every 2 s, how the session is doing (VMOS `onRunInformation`)
  */
 
 /** An error with a code from the server's error catalogue (docs/errors.md). */

@@ -301,6 +301,8 @@ const CAMERA_QUEUE: usize = 4;
 /// A session's camera decoding thread.
 struct CameraFeed {
     units: std::sync::mpsc::SyncSender<Arc<[u8]>>,
+    /// Microseconds spent decoding and pictures decoded since the last statistics report.
+    decoding: Arc<(AtomicU64, AtomicU64)>,
 }
 
 /// What the camera thread tells its session.
@@ -320,6 +322,8 @@ impl CameraFeed {
         totals: Arc<GatewayTotals>,
     ) -> std::io::Result<CameraFeed> {
         let (units, queue) = std::sync::mpsc::sync_channel::<Arc<[u8]>>(CAMERA_QUEUE);
+        let decoding = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
+        let counters = decoding.clone();
         std::thread::Builder::new().name("camera-decoder".into()).spawn(move || {
             let mut decoder = match VideoDecoder::new() {
                 Ok(decoder) => decoder,
@@ -330,7 +334,13 @@ impl CameraFeed {
             };
             // Ends when the session drops its sender.
             while let Ok(unit) = queue.recv() {
-                match decoder.decode(&unit) {
+                let started = Instant::now();
+                let decoded = decoder.decode(&unit);
+                if let Ok(Some(_)) = decoded {
+                    counters.0.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                    counters.1.fetch_add(1, Ordering::Relaxed);
+                }
+                match decoded {
                     Ok(Some(picture)) => {
                         if let Err(e) = link.deliver_media(UpstreamMedia::Camera(picture)) {
                             let _ = notes.send(CameraNote::Refused(e));
@@ -346,7 +356,7 @@ impl CameraFeed {
                 }
             }
         })?;
-        Ok(CameraFeed { units })
+        Ok(CameraFeed { units, decoding })
     }
 }
 
@@ -729,6 +739,11 @@ impl Session {
             width: s.size.0,
             height: s.size.1,
             encode_ms: (s.frames > 0).then(|| s.encode_us as f64 / 1000.0 / s.frames as f64),
+            decode_ms: self.camera.as_ref().and_then(|feed| {
+                let (us, pictures) =
+                    (feed.decoding.0.swap(0, Ordering::Relaxed), feed.decoding.1.swap(0, Ordering::Relaxed));
+                (pictures > 0).then(|| us as f64 / 1000.0 / pictures as f64)
+            }),
         };
         if let Some(rtt) = s.rtt {
             self.totals.rtt_us_sum.fetch_add(rtt.as_micros() as u64, Ordering::Relaxed);

@@ -328,6 +328,10 @@ pub enum ControlEvent {
         /// Mean time to encode a picture over the interval, milliseconds (none sent: absent).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         encode_ms: Option<f64>,
+        /// Mean time to decode a picture of the viewer's camera over the interval, milliseconds
+        /// (no camera: absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decode_ms: Option<f64>,
     },
     /// The session has had no input for a while and will be recycled in `seconds_left` unless
     /// some comes (VMOS idle recycle; any touch, key, text or clipboard input counts).

@@ -244,6 +244,18 @@ async fn sound_comes_down_camera_and_microphone_go_up_and_apps_talk_both_ways() 
         viewer.send_camera(&orange, 320, 240).unwrap();
         viewer.next_event(Duration::from_millis(33)).await.unwrap();
     }
+    // The statistics report how long the camera's pictures take to decode.
+    let until = std::time::Instant::now() + Duration::from_secs(6);
+    let mut decode_ms = None;
+    while decode_ms.is_none() && std::time::Instant::now() < until {
+        viewer.send_camera(&orange, 320, 240).unwrap();
+        if let Some(ViewerEvent::Control(text)) = viewer.next_event(Duration::from_millis(33)).await.unwrap()
+            && let Ok(ControlEvent::Stats { decode_ms: Some(ms), .. }) = serde_json::from_str(&text)
+        {
+            decode_ms = Some(ms);
+        }
+    }
+    assert!(decode_ms.is_some_and(|ms| ms > 0.0), "{decode_ms:?}");
     listen(&mut viewer, Duration::from_millis(300)).await;
     let camera = client.camera(&id).await.unwrap();
     assert_eq!((camera.source.as_deref(), camera.width, camera.height), (Some("viewer"), Some(320), Some(240)));
