@@ -195,3 +195,100 @@ async fn video_control_and_errors_over_a_real_session() {
     }
     assert_eq!(gateway.open_sessions(), 0, "the session ended when told to");
 }
+
+/// The phone, except that the test makes the video: it can flood a viewer with pictures.
+struct Flooded {
+    phone: Direct,
+    video: broadcast::Sender<Arc<EncodedFrame>>,
+    subscribed: std::sync::Mutex<Vec<StreamQuality>>,
+}
+
+impl PhoneLink for Flooded {
+    fn subscribe_video(&self, quality: StreamQuality) -> Option<broadcast::Receiver<Arc<EncodedFrame>>> {
+        self.subscribed.lock().unwrap().push(quality);
+        Some(self.video.subscribe())
+    }
+    fn request_keyframe(&self, _: StreamQuality) {}
+    fn screen_size(&self) -> (u32, u32) {
+        self.phone.screen_size()
+    }
+    fn deliver(&self, message: ControlMessage) -> Result<(), ApiError> {
+        self.phone.deliver(message)
+    }
+    fn subscribe_events(&self) -> broadcast::Receiver<ControlEvent> {
+        self.phone.subscribe_events()
+    }
+    fn may_receive(&self, event: &ControlEvent) -> bool {
+        self.phone.may_receive(event)
+    }
+    fn subscribe_audio(&self) -> broadcast::Receiver<Arc<AudioPacket>> {
+        self.phone.subscribe_audio()
+    }
+    fn deliver_media(&self, media: UpstreamMedia) -> Result<(), ApiError> {
+        self.phone.deliver_media(media)
+    }
+}
+
+#[tokio::test]
+async fn a_viewer_that_falls_behind_gets_a_keyframe_one_step_lower_and_memory_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = DeviceHost::new(dir.path());
+    let phone = host.create("cp-lag", &cloudphone_device::PhoneState::for_seed("cp-lag")).unwrap();
+    let gateway = Gateway::new("127.0.0.1".parse().unwrap());
+    let link =
+        Arc::new(Flooded { phone: Direct(phone), video: broadcast::channel(32).0, subscribed: Default::default() });
+
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let local = socket.local_addr().unwrap();
+    let mut rtc = RtcConfig::new()
+        .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+        .clear_codecs()
+        .enable_h264(true)
+        .build(Instant::now());
+    rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
+    let mut change = rtc.sdp_api();
+    change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+    let control = change.add_channel("control".into());
+    let (offer, pending) = change.apply().unwrap();
+    let options = SessionOptions {
+        end: tokio::sync::watch::channel(false).1,
+        idle_timeout: Duration::from_secs(3600),
+        quality: StreamQuality::default(),
+    };
+    let answer = gateway.accept(&offer.to_sdp_string(), link.clone(), options).await.unwrap();
+    rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
+    let mut client = Client { rtc, socket, local };
+    assert!(
+        client.run(Duration::from_secs(15), |_, e| matches!(e, Event::ChannelOpen(id, _) if id == control)).await,
+        "the control channel opens"
+    );
+
+    // 40 pictures at once into a buffer of 32, before the session can take any (this runtime
+    // has one thread): the session lags, and moves one ladder step down, at a keyframe.
+    for i in 0..40u64 {
+        let frame = EncodedFrame {
+            data: vec![0, 0, 0, 1, 0x41, 0x9a],
+            keyframe: false,
+            timestamp_us: i * 33_000,
+            width: 720,
+            height: 1280,
+            encode_us: 100,
+        };
+        link.video.send(Arc::new(frame)).unwrap();
+    }
+    let mut told = None;
+    client
+        .run(Duration::from_secs(10), |_, event| {
+            if let Event::ChannelData(d) = event
+                && let Ok(event @ ControlEvent::Quality { .. }) = serde_json::from_slice(&d.data)
+            {
+                told = Some(event);
+            }
+            told.is_some()
+        })
+        .await;
+    let Some(ControlEvent::Quality { bitrate_kbps, reason, .. }) = told else { panic!("no quality event: {told:?}") };
+    assert_eq!((bitrate_kbps, reason.as_str()), (3000, "lagging"));
+    let subscribed = link.subscribed.lock().unwrap().clone();
+    assert_eq!(subscribed, vec![StreamQuality::default(), StreamQuality::default().at_bitrate(3000)]);
+}
