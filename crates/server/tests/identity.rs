@@ -273,9 +273,11 @@ async fn camera_microphone_and_recorded_audio() {
     // Press the Recorder's "Play tone" button, then record what the phone played.
     client.shell(&id, "monkey -p com.cloudphone.recorder 1 && input tap 360 1052").await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    let wav = decode_wav(&client.record_audio(&id, 300).await.unwrap()).unwrap();
+    // The last 2 s hold the tone (1 s long) even on a slow machine; its loudest 100 ms show it.
+    let wav = decode_wav(&client.record_audio(&id, 2000).await.unwrap()).unwrap();
     assert_eq!(wav.sample_rate, 48_000);
-    assert!(level_dbfs(&wav.samples) > -25.0, "the tone is in the recording");
+    let loudest = wav.samples.chunks(4800).map(level_dbfs).fold(f32::MIN, f32::max);
+    assert!(loudest > -25.0, "the tone is in the recording: {loudest} dBFS");
     let bad = client.record_audio(&id, 0).await.unwrap_err();
     assert_eq!(bad.code(), Some("request.invalid_parameter"));
     server.abort();
