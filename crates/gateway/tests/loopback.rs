@@ -14,7 +14,8 @@ use cloudphone_protocol::quality::StreamQuality;
 use cloudphone_protocol::{ApiError, ControlMessage, ErrorCode};
 use openh264::decoder::Decoder;
 use openh264::formats::YUVSource;
-use str0m::change::SdpAnswer;
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::channel::ChannelId;
 use str0m::media::{Direction, MediaKind};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
@@ -100,13 +101,8 @@ impl Client {
     }
 }
 
-#[tokio::test]
-async fn video_control_and_errors_over_a_real_session() {
-    let dir = tempfile::tempdir().unwrap();
-    let host = DeviceHost::new(dir.path());
-    let phone = host.create("cp-loop", &cloudphone_device::PhoneState::for_seed("cp-loop")).unwrap();
-    let gateway = Gateway::new("127.0.0.1".parse().unwrap());
-
+/// A client offering to receive video, with the control channel, on a loopback socket.
+async fn offer_video_and_control() -> (Rtc, UdpSocket, SocketAddr, ChannelId, SdpOffer, SdpPendingOffer) {
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let local = socket.local_addr().unwrap();
     let mut rtc = RtcConfig::new()
@@ -119,6 +115,17 @@ async fn video_control_and_errors_over_a_real_session() {
     change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
     let control = change.add_channel("control".into());
     let (offer, pending) = change.apply().unwrap();
+    (rtc, socket, local, control, offer, pending)
+}
+
+#[tokio::test]
+async fn video_control_and_errors_over_a_real_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = DeviceHost::new(dir.path());
+    let phone = host.create("cp-loop", &cloudphone_device::PhoneState::for_seed("cp-loop")).unwrap();
+    let gateway = Gateway::new("127.0.0.1".parse().unwrap());
+
+    let (mut rtc, socket, local, control, offer, pending) = offer_video_and_control().await;
 
     let (end, ended) = tokio::sync::watch::channel(false);
     let options =
@@ -238,18 +245,7 @@ async fn a_viewer_that_falls_behind_gets_a_keyframe_one_step_lower_and_memory_st
     let link =
         Arc::new(Flooded { phone: Direct(phone), video: broadcast::channel(32).0, subscribed: Default::default() });
 
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let local = socket.local_addr().unwrap();
-    let mut rtc = RtcConfig::new()
-        .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
-        .clear_codecs()
-        .enable_h264(true)
-        .build(Instant::now());
-    rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
-    let mut change = rtc.sdp_api();
-    change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
-    let control = change.add_channel("control".into());
-    let (offer, pending) = change.apply().unwrap();
+    let (mut rtc, socket, local, control, offer, pending) = offer_video_and_control().await;
     let options = SessionOptions {
         end: tokio::sync::watch::channel(false).1,
         idle_timeout: Duration::from_secs(3600),
