@@ -159,6 +159,15 @@ enum SessionCommand {
         /// (comma-separated ids).
         #[arg(long, value_delimiter = ',', conflicts_with = "spectator")]
         group: Vec<String>,
+        /// Start at this VMOS resolution id (7: 144x256 … 15: 720x1280 … 17: 1080x1920).
+        #[arg(long)]
+        resolution: Option<u8>,
+        /// Start at this VMOS frame-rate id (1: 20, 2: 25, 3: 30, 4: 60, 5: 1, 6: 5, 7: 10, 8: 15, 9: 2 fps).
+        #[arg(long)]
+        fps: Option<u8>,
+        /// Start at this VMOS bitrate id (1 to 12: Mbit/s; 13, 14, 15: 200, 400, 600 kbit/s).
+        #[arg(long)]
+        bitrate: Option<u8>,
     },
     /// Shares the session a token opens: prints a new grant (a spectator link unless
     /// `--controller`) as JSON, as the token's holder would get it.
@@ -985,13 +994,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Session(command) => {
             let client = client(&data_dir)?;
             match command {
-                SessionCommand::Create { id, end_user, ttl, idle_timeout, spectator, group } => {
+                SessionCommand::Create {
+                    id,
+                    end_user,
+                    ttl,
+                    idle_timeout,
+                    spectator,
+                    group,
+                    resolution,
+                    fps,
+                    bitrate,
+                } => {
+                    let quality = (resolution.is_some() || fps.is_some() || bitrate.is_some())
+                        .then_some(cloudphone_sdk::api::QualityIds { resolution, fps, bitrate });
                     let request = CreateSession {
                         end_user,
                         ttl_seconds: ttl,
                         idle_timeout_seconds: idle_timeout,
                         role: spectator.then_some(SessionRole::Spectator),
                         group: (!group.is_empty()).then_some(group),
+                        quality,
                         ..Default::default()
                     };
                     println!("{}", serde_json::to_string_pretty(&client.create_session(&id, &request).await?)?);

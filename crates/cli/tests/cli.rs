@@ -421,7 +421,12 @@ fn sensors_location_media_sessions_and_async_shell_commands() {
     assert_eq!((link["role"].as_str(), link["end_user"].as_str()), (Some("spectator"), Some("user-1")));
     let link_token = link["session_token"].as_str().unwrap();
     let watcher: serde_json::Value =
-        serde_json::from_str(&stdout(&platform.cli(&["session", "create", &id, "--spectator"]))).unwrap();
+        serde_json::from_str(&stdout(&platform.cli(&["session", "create", &id, "--spectator", "--resolution", "12"])))
+            .unwrap();
+    assert_eq!(
+        (watcher["quality"]["short_side"].as_u64(), watcher["quality"]["long_side"].as_u64()),
+        (Some(540), Some(960))
+    );
     assert_eq!((watcher["role"].as_str(), watcher["allow"].as_array().map(Vec::len)), (Some("spectator"), Some(0)));
     stdout(&platform.cli(&["session", "revoke", token]));
     let shared_again = platform.cli(&["session", "share", link_token]);

@@ -96,6 +96,26 @@ pub struct CreateSession {
     /// this controller's touches, keys and text, each scaled to its own screen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<Vec<String>>,
+    /// The video quality sessions start at, by VMOS profile ids (default 720x1280, 30 fps,
+    /// 4 Mbit/s); a `quality` message changes it mid-session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<QualityIds>,
+}
+
+/// VMOS stream profile ids (docs/protocol.md section 3); each one left out keeps the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct QualityIds {
+    /// Resolution id, 7 (144x256) to 17 (1080x1920).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<u8>,
+    /// Frame-rate id, 1 to 9.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps: Option<u8>,
+    /// Bitrate id, 1 to 15.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bitrate: Option<u8>,
 }
 
 /// What a session may do.
@@ -173,6 +193,8 @@ pub struct SessionGrant {
     /// The phones a controller's input is mirrored to (group control).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group: Vec<String>,
+    /// The video quality sessions start at.
+    pub quality: crate::quality::StreamQuality,
 }
 
 /// Signalling request body (`POST /v1/signalling/offer`, `Authorization: Bearer <token>`).

@@ -16,6 +16,7 @@ use cloudphone_protocol::api::{
     SessionRole, ShareSession, TenantInfo, WifiNetwork,
 };
 use cloudphone_protocol::control::{InputCategory, LocationFix};
+use cloudphone_protocol::quality::StreamQuality;
 use cloudphone_protocol::{ApiError, ErrorCode, InstanceStatus, rfc3339};
 use cloudphone_store::{InstanceRow, SessionTokenRow, Store, now_millis};
 use sha2::{Digest, Sha256};
@@ -36,6 +37,11 @@ pub const MAX_GROUP: usize = 50;
 
 fn invalid(message: &str) -> HttpError {
     ApiError::with_message(ErrorCode::InvalidParameter, message).into()
+}
+
+/// The quality a token's sessions start at (stored as JSON; empty or unreadable: the default).
+fn start_quality(stored: &str) -> StreamQuality {
+    serde_json::from_str(stored).unwrap_or_default()
 }
 
 /// The input categories stored with a token (comma-separated names; unknown names are
@@ -706,6 +712,14 @@ impl Sessions {
                 instances.phone(tenant, member).await?;
             }
         }
+        let quality = match request.quality {
+            Some(ids) => {
+                let q =
+                    StreamQuality::default().with_ids(ids.resolution, ids.fps, ids.bitrate).map_err(|e| invalid(&e))?;
+                serde_json::to_string(&q).expect("a quality serialises")
+            }
+            None => String::new(),
+        };
         let row = SessionTokenRow {
             instance_id: instance_id.to_owned(),
             tenant_id: tenant.to_owned(),
@@ -716,6 +730,7 @@ impl Sessions {
             role: role.as_str().to_owned(),
             group_ids: group.join(","),
             root_hash: String::new(),
+            quality,
         };
         self.issue(row).await
     }
@@ -769,6 +784,7 @@ impl Sessions {
                 SessionRole::Controller
             },
             group: row.group_ids.split(',').filter(|id| !id.is_empty()).map(str::to_owned).collect(),
+            quality: start_quality(&row.quality),
         })
     }
 
@@ -845,8 +861,8 @@ impl Sessions {
         let options = cloudphone_gateway::SessionOptions {
             end,
             idle_timeout: std::time::Duration::from_secs(row.idle_timeout_s.clamp(10, 7200) as u64),
-            // Every session starts at the default; the viewer changes it with `quality` messages.
-            quality: cloudphone_protocol::quality::StreamQuality::default(),
+            // The viewer changes it with `quality` messages.
+            quality: start_quality(&row.quality),
         };
         let answer = self.gateway.accept(offer_sdp, link, options).await.map_err(ApiError::from)?;
         Ok((row.instance_id, answer))

@@ -347,6 +347,19 @@ async fn viewers_choose_a_quality_and_share_one_encoder_per_quality() {
         matches!(&refused, Some(ControlEvent::Error { code, message }) if code == "control.rejected" && message.contains("resolution id 99")),
         "{refused:?}"
     );
+
+    // A session may start at a quality (VMOS ids at creation): its very first picture has it.
+    let ids = cloudphone_protocol::api::QualityIds { resolution: Some(11), fps: Some(8), bitrate: None };
+    let request = CreateSession { quality: Some(ids), ..Default::default() };
+    let grant = client.create_session(&id, &request).await.unwrap();
+    assert_eq!((grant.quality.short_side, grant.quality.max_fps, grant.quality.bitrate_kbps), (360, 15, 4000));
+    let small = ready(&grant).await;
+    assert_eq!((small.stats().width, small.stats().height), (360, 640));
+    let bad = CreateSession {
+        quality: Some(cloudphone_protocol::api::QualityIds { fps: Some(42), ..Default::default() }),
+        ..Default::default()
+    };
+    assert_eq!(common::code(client.create_session(&id, &bad).await), "request.invalid_parameter");
     server.abort();
 }
 

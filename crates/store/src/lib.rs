@@ -149,6 +149,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, "ALTER TABLE session_tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'controller'"),
     (7, "ALTER TABLE session_tokens ADD COLUMN group_ids TEXT NOT NULL DEFAULT ''"),
     (8, "ALTER TABLE session_tokens ADD COLUMN root_hash TEXT NOT NULL DEFAULT ''"),
+    (9, "ALTER TABLE session_tokens ADD COLUMN quality TEXT NOT NULL DEFAULT ''"),
 ];
 
 /// A tenant.
@@ -238,6 +239,8 @@ pub struct SessionTokenRow {
     /// For a shared link, the hash of the token it was shared from first (revoking that one
     /// revokes every link shared from it); empty otherwise.
     pub root_hash: String,
+    /// The quality sessions start at, as JSON (`StreamQuality`); empty for the default.
+    pub quality: String,
 }
 
 /// Which database a store runs on.
@@ -639,7 +642,7 @@ impl Store {
 
     /// Stores a session token by its hash.
     pub async fn insert_session_token(&self, token_hash: &str, row: &SessionTokenRow) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO session_tokens (token_hash, instance_id, tenant_id, allow, expires_at, end_user, idle_timeout_s, role, group_ids, root_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        sqlx::query("INSERT INTO session_tokens (token_hash, instance_id, tenant_id, allow, expires_at, end_user, idle_timeout_s, role, group_ids, root_hash, quality) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
             .bind(token_hash)
             .bind(&row.instance_id)
             .bind(&row.tenant_id)
@@ -650,6 +653,7 @@ impl Store {
             .bind(&row.role)
             .bind(&row.group_ids)
             .bind(&row.root_hash)
+            .bind(&row.quality)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -683,7 +687,7 @@ impl Store {
     pub async fn session_token(&self, token_hash: &str, now: i64) -> Result<Option<SessionTokenRow>, StoreError> {
         sqlx::query("DELETE FROM session_tokens WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
         let row = sqlx::query(
-            "SELECT instance_id, tenant_id, allow, expires_at, end_user, idle_timeout_s, role, group_ids, root_hash FROM session_tokens WHERE token_hash = $1",
+            "SELECT instance_id, tenant_id, allow, expires_at, end_user, idle_timeout_s, role, group_ids, root_hash, quality FROM session_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -698,6 +702,7 @@ impl Store {
             role: r.get("role"),
             group_ids: r.get("group_ids"),
             root_hash: r.get("root_hash"),
+            quality: r.get("quality"),
         }))
     }
 }
@@ -989,6 +994,7 @@ mod tests {
                 role: "controller".into(),
                 group_ids: "cp-2,cp-3".into(),
                 root_hash: String::new(),
+                quality: String::new(),
             };
             store.insert_session_token("h", &row).await.unwrap();
             assert_eq!(store.session_token("h", 50).await.unwrap(), Some(row.clone()));
