@@ -1,5 +1,5 @@
 // Starts a real `cloudphone up` on a free port with a fresh data directory, and runs the real
-// CLI against it. Shared by the browser tests.
+// CLI against it; samples the picture a page shows. Shared by the browser tests.
 import { spawn, execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -80,3 +80,25 @@ export function usePlatformAndBrowser(extraArgs = []) {
   });
   return env;
 }
+
+/**
+ * Installed in the page: a coarse 9x16 luminance grid of the picture the video shows now.
+ * Readback works only once a frame is painted, so tests poll it rather than read it once.
+ */
+export function installSampler() {
+  /** @type {any} */ (window).samplePicture = () => {
+    const video = /** @type {HTMLVideoElement} */ (document.querySelector("[data-testid=phone-screen]"));
+    const canvas = document.createElement("canvas");
+    canvas.width = 9;
+    canvas.height = 16;
+    const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
+    ctx.drawImage(video, 0, 0, 9, 16);
+    const data = ctx.getImageData(0, 0, 9, 16).data;
+    const grid = [];
+    for (let i = 0; i < data.length; i += 4) grid.push(Math.round((data[i] + data[i + 1] + data[i + 2]) / 3));
+    return grid;
+  };
+}
+
+/** @param {import("playwright-core").Page} page @returns {Promise<number[]>} */
+export const sample = (page) => page.evaluate(() => /** @type {any} */ (window).samplePicture());

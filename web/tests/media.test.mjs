@@ -4,7 +4,7 @@
 // location and rotation requests reach the phone.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { usePlatformAndBrowser } from "./harness.mjs";
+import { installSampler, sample, usePlatformAndBrowser } from "./harness.mjs";
 
 const env = usePlatformAndBrowser(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]);
 
@@ -43,6 +43,7 @@ test("sound down; camera, microphone and app messages up, in Chromium", async ()
   const page = await env.browser.newPage({ viewport: { width: 900, height: 1400 } });
   const logs = [];
   page.on("console", (m) => logs.push(m.text()));
+  await page.addInitScript(installSampler);
   await page.goto(`${viewUrl}&camera=1&microphone=1`);
   await page
     .waitForFunction(() => {
@@ -93,18 +94,10 @@ test("sound down; camera, microphone and app messages up, in Chromium", async ()
   assert.equal(later.height, 480);
   // The Camera app's preview (the middle of the phone's screen) is the fake camera's bright
   // picture, not the dark "no frames yet" background.
-  const centre = await page.evaluate(() => {
-    const v = /** @type {HTMLVideoElement} */ (document.querySelector("[data-testid=phone-screen]"));
-    const canvas = document.createElement("canvas");
-    canvas.width = 72;
-    canvas.height = 128;
-    const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
-    ctx.drawImage(v, 0, 0, 72, 128);
-    const d = ctx.getImageData(26, 56, 20, 16).data;
-    let sum = 0;
-    for (let i = 0; i < d.length; i += 4) sum += (d[i] + d[i + 1] + d[i + 2]) / 3;
-    return sum / (d.length / 4);
-  });
+  const grid = await sample(page);
+  // The 9x16 grid's middle: columns 3 to 5 of rows 7 and 8.
+  const middle = [7, 8].flatMap((row) => [3, 4, 5].map((column) => grid[row * 9 + column]));
+  const centre = middle.reduce((sum, level) => sum + level, 0) / middle.length;
   assert.ok(centre > 40, `the preview shows the camera's picture (mean level ${centre})`);
 
   // App messages, both ways.

@@ -2,31 +2,9 @@
 // decoded frame of the phone's size arrives, and a click on an icon changes the picture.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { usePlatformAndBrowser } from "./harness.mjs";
+import { installSampler, sample, usePlatformAndBrowser } from "./harness.mjs";
 
 const env = usePlatformAndBrowser();
-
-/**
- * Installed in the page: a coarse 9x16 luminance grid of the picture the video shows now.
- * Readback works only once a frame is painted, so tests poll it rather than read it once.
- */
-function installSampler() {
-  /** @type {any} */ (window).samplePicture = () => {
-    const video = /** @type {HTMLVideoElement} */ (document.querySelector("[data-testid=phone-screen]"));
-    const canvas = document.createElement("canvas");
-    canvas.width = 9;
-    canvas.height = 16;
-    const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
-    ctx.drawImage(video, 0, 0, 9, 16);
-    const data = ctx.getImageData(0, 0, 9, 16).data;
-    const grid = [];
-    for (let i = 0; i < data.length; i += 4) grid.push(Math.round((data[i] + data[i + 1] + data[i + 2]) / 3));
-    return grid;
-  };
-}
-
-/** @param {import("playwright-core").Page} page @returns {Promise<number[]>} */
-const sample = (page) => page.evaluate(() => /** @type {any} */ (window).samplePicture());
 
 /** @param {number[]} a @param {number[]} b */
 const difference = (a, b) => a.reduce((sum, v, i) => sum + Math.abs(v - b[i]), 0) / a.length;

@@ -17,7 +17,7 @@ const CAMERA_QUEUE: usize = 4;
 pub(crate) struct CameraFeed {
     pub(crate) units: std::sync::mpsc::SyncSender<Arc<[u8]>>,
     /// Microseconds spent decoding and pictures decoded since the last statistics report.
-    pub(crate) decoding: Arc<(AtomicU64, AtomicU64)>,
+    decoding: Arc<(AtomicU64, AtomicU64)>,
 }
 
 /// What the camera thread tells its session.
@@ -30,6 +30,13 @@ pub(crate) enum CameraNote {
 }
 
 impl CameraFeed {
+    /// The mean time to decode a picture since the last call, milliseconds (none decoded: `None`).
+    pub(crate) fn take_decode_ms(&self) -> Option<f64> {
+        let us = self.decoding.0.swap(0, Ordering::Relaxed);
+        let pictures = self.decoding.1.swap(0, Ordering::Relaxed);
+        (pictures > 0).then(|| us as f64 / 1000.0 / pictures as f64)
+    }
+
     /// Starts a thread that decodes the viewer's camera and passes pictures to the gate.
     pub(crate) fn start(
         link: Arc<dyn PhoneLink>,

@@ -13,6 +13,12 @@ pub(crate) fn loss_based_estimate_bps(sent_kbps: f64, loss: f32) -> u64 {
     if loss > 0.10 { (sent_kbps * (1.0 - 0.5 * f64::from(loss)) * 1000.0).round() as u64 } else { u64::MAX }
 }
 
+/// The step below `current` for a viewer that fell behind; `None` at the lowest step.
+pub(crate) fn lower_step(current: u32) -> Option<u32> {
+    let lower = ladder_step_at_most(current.saturating_sub(1));
+    (lower < current).then_some(lower)
+}
+
 /// What the bitrate ladder looks at, every statistics interval.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LinkReport {
@@ -51,6 +57,13 @@ pub(crate) fn next_bitrate(current: u32, chosen: u32, link: LinkReport, since_ch
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lagging_viewer_steps_one_down_until_the_lowest() {
+        assert_eq!(lower_step(4000), Some(3000));
+        assert_eq!(lower_step(3500), Some(3000));
+        assert_eq!(lower_step(200), None);
+    }
 
     #[test]
     fn loss_means_a_short_link() {

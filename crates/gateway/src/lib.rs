@@ -20,10 +20,7 @@ use std::time::{Duration, Instant};
 
 use cloudphone_media::{AudioDecoder, AudioPacket, DecodedPicture, EncodedFrame};
 use cloudphone_protocol::control::{CONTROL_CHANNEL_LABEL, ControlEvent, InputCategory};
-use cloudphone_protocol::quality::{StreamQuality, ladder_step_at_most};
-
-use crate::camera::{CameraFeed, CameraNote};
-use crate::ladder::{LinkReport, loss_based_estimate_bps, next_bitrate};
+use cloudphone_protocol::quality::StreamQuality;
 use cloudphone_protocol::{ApiError, ControlMessage, ErrorCode};
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::SdpOffer;
@@ -35,6 +32,9 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig}
 use tokio::net::UdpSocket;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
+
+use crate::camera::{CameraFeed, CameraNote};
+use crate::ladder::{LinkReport, loss_based_estimate_bps, lower_step, next_bitrate};
 
 /// How long a session may take from answer to connected before it is dropped.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -90,6 +90,9 @@ pub enum GatewayError {
     /// The offer is not valid SDP or cannot be answered.
     #[error("{0}")]
     BadOffer(String),
+    /// The phone's screen has no encoder for the session (no thread could be started).
+    #[error("the phone's screen cannot be encoded now")]
+    NoEncoder,
     /// No UDP socket could be opened.
     #[error("cannot open a UDP socket on {addr}: {source}")]
     Socket {
@@ -104,7 +107,9 @@ impl From<GatewayError> for ApiError {
     fn from(e: GatewayError) -> Self {
         match e {
             GatewayError::BadOffer(m) => ApiError::with_message(ErrorCode::SignallingBadOffer, m),
-            GatewayError::Socket { .. } => ApiError::with_message(ErrorCode::Internal, e.to_string()),
+            GatewayError::Socket { .. } | GatewayError::NoEncoder => {
+                ApiError::with_message(ErrorCode::Internal, e.to_string())
+            }
         }
     }
 }
@@ -241,9 +246,7 @@ impl Gateway {
             .sdp_api()
             .accept_offer(offer)
             .map_err(|e| GatewayError::BadOffer(format!("cannot answer the offer: {e}")))?;
-        let video = link
-            .subscribe_video(options.quality)
-            .ok_or_else(|| GatewayError::BadOffer("the phone's screen cannot be encoded now".into()))?;
+        let video = link.subscribe_video(options.quality).ok_or(GatewayError::NoEncoder)?;
         let audio = link.subscribe_audio();
         let totals = self.totals.clone();
         let open = self.open.clone();
@@ -253,6 +256,33 @@ impl Gateway {
             open.fetch_sub(1, Ordering::Relaxed);
         });
         Ok(answer.to_sdp_string())
+    }
+}
+
+/// The decoder of an upstream track (camera, microphone): started by the track's first packet,
+/// shut for the rest of the session when the gate refuses the track or no decoder starts.
+enum Upstream<T> {
+    Waiting,
+    Open(T),
+    Shut,
+}
+
+impl<T> Upstream<T> {
+    /// The running decoder, started with `start` on first use; `None` once shut.
+    fn open_with<E: std::fmt::Display>(&mut self, what: &str, start: impl FnOnce() -> Result<T, E>) -> Option<&mut T> {
+        if let Upstream::Waiting = self {
+            *self = match start() {
+                Ok(decoder) => Upstream::Open(decoder),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start a {what} decoder");
+                    Upstream::Shut
+                }
+            };
+        }
+        match self {
+            Upstream::Open(decoder) => Some(decoder),
+            _ => None,
+        }
     }
 }
 
@@ -289,13 +319,10 @@ struct Session {
     audio_mid: Option<Mid>,
     /// The video media the viewer sends its camera on.
     camera_mid: Option<Mid>,
-    /// Decodes the microphone; `None` until the first packet, or for good once refused.
-    microphone: Option<AudioDecoder>,
-    /// Whether the gate refused the microphone (its packets are then dropped undecoded).
-    microphone_refused: bool,
-    /// The camera's decoding thread; `None` until the first picture, or once refused.
-    camera: Option<CameraFeed>,
-    camera_refused: bool,
+    /// Decodes the microphone (refused: its packets are dropped undecoded).
+    microphone: Upstream<AudioDecoder>,
+    /// The camera's decoding thread.
+    camera: Upstream<CameraFeed>,
     /// What the camera thread reports back.
     camera_notes: (tokio::sync::mpsc::UnboundedSender<CameraNote>, tokio::sync::mpsc::UnboundedReceiver<CameraNote>),
     control: Option<ChannelId>,
@@ -336,10 +363,8 @@ impl Session {
             video_mid: None,
             audio_mid: None,
             camera_mid: None,
-            microphone: None,
-            microphone_refused: false,
-            camera: None,
-            camera_refused: false,
+            microphone: Upstream::Waiting,
+            camera: Upstream::Waiting,
             camera_notes: tokio::sync::mpsc::unbounded_channel(),
             control: None,
             connected: false,
@@ -406,12 +431,12 @@ impl Session {
                             // Memory stays bounded: the viewer skips to a keyframe, at a lower
                             // bitrate so it can keep up.
                             tracing::debug!(skipped, "viewer fell behind; a keyframe, at a lower bitrate");
-                            let lower = ladder_step_at_most(self.bitrate_kbps.saturating_sub(1));
-                            if lower < self.bitrate_kbps {
-                                self.set_bitrate(lower, "lagging");
-                            } else {
-                                self.awaiting_keyframe = true;
-                                self.link.request_keyframe(self.stream_quality());
+                            match lower_step(self.bitrate_kbps) {
+                                Some(lower) => self.set_bitrate(lower, "lagging"),
+                                None => {
+                                    self.awaiting_keyframe = true;
+                                    self.link.request_keyframe(self.stream_quality());
+                                }
                             }
                         }
                         Err(RecvError::Closed) => break,
@@ -623,30 +648,30 @@ impl Session {
         let now = Instant::now();
         let since = self.stats.since.replace(now).unwrap_or(self.started);
         let seconds = now.duration_since(since).as_secs_f64().max(0.001);
+        let kbps = |bytes: u64| bytes as f64 * 8.0 / 1000.0 / seconds;
         let s = &mut self.stats;
         let event = ControlEvent::Stats {
             rtt_ms: s.rtt.map(|r| r.as_secs_f64() * 1000.0),
             loss: s.loss.map(f64::from),
             fps: s.frames as f64 / seconds,
-            bitrate_kbps: s.bytes as f64 * 8.0 / 1000.0 / seconds,
-            audio_kbps: s.audio_bytes as f64 * 8.0 / 1000.0 / seconds,
+            bitrate_kbps: kbps(s.bytes),
+            audio_kbps: kbps(s.audio_bytes),
             bandwidth_kbps: s.bandwidth_bps.map(|b| b as f64 / 1000.0),
             codec: "H264".into(),
             width: s.size.0,
             height: s.size.1,
             encode_ms: (s.frames > 0).then(|| s.encode_us as f64 / 1000.0 / s.frames as f64),
-            decode_ms: self.camera.as_ref().and_then(|feed| {
-                let (us, pictures) =
-                    (feed.decoding.0.swap(0, Ordering::Relaxed), feed.decoding.1.swap(0, Ordering::Relaxed));
-                (pictures > 0).then(|| us as f64 / 1000.0 / pictures as f64)
-            }),
+            decode_ms: match &self.camera {
+                Upstream::Open(feed) => feed.take_decode_ms(),
+                _ => None,
+            },
         };
         if let Some(rtt) = s.rtt {
             self.totals.rtt_us_sum.fetch_add(rtt.as_micros() as u64, Ordering::Relaxed);
             self.totals.rtt_samples.fetch_add(1, Ordering::Relaxed);
         }
         self.totals.stats_reports.fetch_add(1, Ordering::Relaxed);
-        let sent_kbps = (s.bytes + s.audio_bytes) as f64 * 8.0 / 1000.0 / seconds;
+        let sent_kbps = kbps(s.bytes + s.audio_bytes);
         let loss = s.loss.unwrap_or(0.0);
         // TWCC's estimate when it runs; else the loss-based one from the viewer's reports.
         let link = LinkReport {
@@ -692,25 +717,16 @@ impl Session {
     /// One access unit of the viewer's camera: to the decoding thread, unless the gate has
     /// refused the camera or the thread is behind.
     fn on_camera_data(&mut self, data: MediaData) {
-        if self.camera_refused {
+        let (link, notes, totals) = (&self.link, &self.camera_notes.0, &self.totals);
+        let Some(feed) =
+            self.camera.open_with("camera", || CameraFeed::start(link.clone(), notes.clone(), totals.clone()))
+        else {
             return;
-        }
-        if self.camera.is_none() {
-            match CameraFeed::start(self.link.clone(), self.camera_notes.0.clone(), self.totals.clone()) {
-                Ok(feed) => self.camera = Some(feed),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot start a camera decoder");
-                    self.camera_refused = true;
-                    return;
-                }
-            }
-        }
-        if !data.contiguous {
-            self.request_camera_keyframe();
-        }
-        let Some(feed) = &self.camera else { return };
-        if let Err(std::sync::mpsc::TrySendError::Full(_)) = feed.units.try_send(data.data) {
-            // The decoder is behind: drop this one, and start again from a keyframe.
+        };
+        // A gap in the packets, or the decoder behind (this one is dropped): start again from
+        // a keyframe.
+        let behind = matches!(feed.units.try_send(data.data), Err(std::sync::mpsc::TrySendError::Full(_)));
+        if !data.contiguous || behind {
             self.request_camera_keyframe();
         }
     }
@@ -719,8 +735,7 @@ impl Session {
         match note {
             CameraNote::NeedKeyframe => self.request_camera_keyframe(),
             CameraNote::Refused(error) => {
-                self.camera_refused = true;
-                self.camera = None;
+                self.camera = Upstream::Shut;
                 self.send_error(&error);
             }
         }
@@ -735,20 +750,10 @@ impl Session {
 
     /// One packet of the viewer's microphone: decoded and passed to the gate, unless refused.
     fn on_microphone_data(&mut self, data: &MediaData) {
-        if self.microphone_refused || data.params.spec().codec != Codec::Opus {
+        if data.params.spec().codec != Codec::Opus {
             return;
         }
-        if self.microphone.is_none() {
-            match AudioDecoder::new() {
-                Ok(decoder) => self.microphone = Some(decoder),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot start a microphone decoder");
-                    self.microphone_refused = true;
-                    return;
-                }
-            }
-        }
-        let Some(decoder) = self.microphone.as_mut() else { return };
+        let Some(decoder) = self.microphone.open_with("microphone", AudioDecoder::new) else { return };
         let samples = match decoder.decode(&data.data) {
             Ok(samples) => samples.to_vec(),
             Err(e) => {
@@ -761,8 +766,7 @@ impl Session {
                 self.totals.microphone_packets_received.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => {
-                self.microphone_refused = true;
-                self.microphone = None;
+                self.microphone = Upstream::Shut;
                 self.send_error(&e);
             }
         }

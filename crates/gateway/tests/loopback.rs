@@ -101,6 +101,11 @@ impl Client {
     }
 }
 
+/// A session that ends only when `end` says so, at the default quality.
+fn options(end: tokio::sync::watch::Receiver<bool>) -> SessionOptions {
+    SessionOptions { end, idle_timeout: Duration::from_secs(3600), quality: StreamQuality::default() }
+}
+
 /// A client offering to receive video, with the control channel, on a loopback socket.
 async fn offer_video_and_control() -> (Rtc, UdpSocket, SocketAddr, ChannelId, SdpOffer, SdpPendingOffer) {
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -128,8 +133,6 @@ async fn video_control_and_errors_over_a_real_session() {
     let (mut rtc, socket, local, control, offer, pending) = offer_video_and_control().await;
 
     let (end, ended) = tokio::sync::watch::channel(false);
-    let options =
-        |end| SessionOptions { end, idle_timeout: Duration::from_secs(3600), quality: StreamQuality::default() };
     let answer =
         gateway.accept(&offer.to_sdp_string(), Arc::new(Direct(phone.clone())), options(ended.clone())).await.unwrap();
     rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
@@ -246,12 +249,10 @@ async fn a_viewer_that_falls_behind_gets_a_keyframe_one_step_lower_and_memory_st
         Arc::new(Flooded { phone: Direct(phone), video: broadcast::channel(32).0, subscribed: Default::default() });
 
     let (mut rtc, socket, local, control, offer, pending) = offer_video_and_control().await;
-    let options = SessionOptions {
-        end: tokio::sync::watch::channel(false).1,
-        idle_timeout: Duration::from_secs(3600),
-        quality: StreamQuality::default(),
-    };
-    let answer = gateway.accept(&offer.to_sdp_string(), link.clone(), options).await.unwrap();
+    let answer = gateway
+        .accept(&offer.to_sdp_string(), link.clone(), options(tokio::sync::watch::channel(false).1))
+        .await
+        .unwrap();
     rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
     let mut client = Client { rtc, socket, local };
     assert!(

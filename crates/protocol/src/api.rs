@@ -138,6 +138,11 @@ impl SessionRole {
             SessionRole::Spectator => "spectator",
         }
     }
+
+    /// The role named `name`; anything but `spectator` controls (the stored default).
+    pub fn parse(name: &str) -> SessionRole {
+        if name == SessionRole::Spectator.as_str() { SessionRole::Spectator } else { SessionRole::Controller }
+    }
 }
 
 /// `POST /v1/signalling/share` (`Authorization: Bearer <session token>`): a link to the same

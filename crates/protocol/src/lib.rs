@@ -1,6 +1,7 @@
 //! The wire contract of cloudphone, defined once and shared by the server, the device side
 //! and the SDKs.
 //!
+//! - [`audio`]: the API's WAV files and dBFS levels;
 //! - [`error`]: the one error catalogue (stable string codes, HTTP statuses, messages);
 //! - [`signing`]: the AK/SK request signature of the OpenAPI;
 //! - [`control`]: messages a viewer sends to a phone over the control data channel;
@@ -12,6 +13,7 @@
 //! Everything here is plain data and pure functions: no I/O, no clocks.
 
 pub mod api;
+pub mod audio;
 pub mod callback;
 pub mod control;
 pub mod error;

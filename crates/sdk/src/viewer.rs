@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 use cloudphone_media::audio::{FRAME_SAMPLES, SAMPLE_RATE};
 use cloudphone_media::{AudioDecoder, AudioEncoder, EncoderSettings, VideoEncoder};
 use cloudphone_protocol::ControlMessage;
-use cloudphone_protocol::api::{SignallingAnswer, SignallingOffer};
+use cloudphone_protocol::api::{QualityIds, SignallingAnswer, SignallingOffer};
+use cloudphone_protocol::audio::{level_dbfs, wav_header};
 use cloudphone_protocol::error::ErrorBody;
 use openh264::decoder::Decoder;
 use openh264::formats::YUVSource;
@@ -178,7 +179,7 @@ pub struct Viewer {
     /// The connection dropped; the next `next_event` reconnects.
     reconnect_due: bool,
     /// The quality ids asked for so far (resolution, fps, bitrate), asked again after a reconnect.
-    quality: (Option<u8>, Option<u8>, Option<u8>),
+    quality: QualityIds,
 }
 
 /// One WebRTC connection of a viewer: what a reconnect replaces.
@@ -240,7 +241,7 @@ impl Link {
             serde_json::from_slice(&bytes).map_err(|e| ViewerError::Signalling(format!("bad answer: {e}")))?;
         let answer = SdpAnswer::from_sdp_string(&answer.sdp).map_err(|e| ViewerError::Rtc(e.to_string()))?;
         rtc.sdp_api().accept_answer(pending, answer).map_err(|e| ViewerError::Rtc(e.to_string()))?;
-        let mids = Mids { screen, camera, audio, microphone: options.microphone };
+        let mids = Mids { screen, camera, audio };
         Ok(Link { rtc, socket, local, control, mids })
     }
 }
@@ -250,8 +251,6 @@ struct Mids {
     screen: Mid,
     camera: Option<Mid>,
     audio: Mid,
-    /// Whether the audio media also sends (the microphone was offered).
-    microphone: bool,
 }
 
 impl Viewer {
@@ -291,7 +290,7 @@ impl Viewer {
             options,
             ended_by_server: false,
             reconnect_due: false,
-            quality: (None, None, None),
+            quality: QualityIds::default(),
         })
     }
 
@@ -345,14 +344,14 @@ impl Viewer {
     /// Sends microphone sound (mono, 48 kHz), Opus-encoded in 20 ms packets; a partial frame
     /// waits for the next call. Needs a session opened with [`ViewerOptions::microphone`].
     pub fn send_microphone(&mut self, samples: &[i16]) -> Result<(), ViewerError> {
-        if !self.mids.microphone {
+        if !self.options.microphone {
             return Err(ViewerError::Rtc("the session was opened without a microphone".into()));
         }
         let mid = self.mids.audio;
-        if self.microphone.is_none() {
-            self.microphone = Some((AudioEncoder::new(32_000)?, Vec::new(), 0));
-        }
-        let (encoder, pending, position) = self.microphone.as_mut().expect("set above");
+        let (encoder, pending, position) = match &mut self.microphone {
+            Some(microphone) => microphone,
+            empty => empty.insert((AudioEncoder::new(32_000)?, Vec::new(), 0)),
+        };
         pending.extend_from_slice(samples);
         let mut packets = Vec::new();
         while pending.len() >= FRAME_SAMPLES {
@@ -379,7 +378,7 @@ impl Viewer {
     pub fn send(&mut self, message: &ControlMessage) -> Result<(), ViewerError> {
         if let ControlMessage::Quality { resolution, fps, bitrate } = message {
             let q = &mut self.quality;
-            (q.0, q.1, q.2) = (resolution.or(q.0), fps.or(q.1), bitrate.or(q.2));
+            (q.resolution, q.fps, q.bitrate) = (resolution.or(q.resolution), fps.or(q.fps), bitrate.or(q.bitrate));
         }
         let json = serde_json::to_vec(message).map_err(|e| ViewerError::Rtc(e.to_string()))?;
         let mut channel =
@@ -472,8 +471,8 @@ impl Viewer {
             Event::ChannelOpen(id, _) if id == self.control => {
                 self.control_open = true;
                 // After a reconnect, the quality chosen before.
-                if self.quality != (None, None, None) {
-                    let (resolution, fps, bitrate) = self.quality;
+                if self.quality != QualityIds::default() {
+                    let QualityIds { resolution, fps, bitrate } = self.quality;
                     self.send(&ControlMessage::Quality { resolution, fps, bitrate })?;
                 }
                 Some(ViewerEvent::ControlOpen)
@@ -537,13 +536,6 @@ impl Viewer {
     }
 }
 
-/// The level of some samples, dBFS (-90 for silence).
-pub fn level_dbfs(samples: &[i16]) -> f32 {
-    let n = samples.len().max(1) as f64;
-    let mean_square = samples.iter().map(|s| (f64::from(*s) / f64::from(i16::MAX)).powi(2)).sum::<f64>() / n;
-    if mean_square <= 0.0 { -90.0 } else { (10.0 * mean_square.log10()).max(-90.0) as f32 }
-}
-
 /// A mono 16-bit 48 kHz WAV file whose header is kept true after every append, so it is
 /// playable however the program ends.
 struct WavWriter {
@@ -554,20 +546,7 @@ struct WavWriter {
 impl WavWriter {
     fn create(path: &std::path::Path) -> std::io::Result<WavWriter> {
         let mut file = std::fs::File::create(path)?;
-        let mut header = Vec::with_capacity(44);
-        header.extend_from_slice(b"RIFF");
-        header.extend_from_slice(&36u32.to_le_bytes());
-        header.extend_from_slice(b"WAVEfmt ");
-        header.extend_from_slice(&16u32.to_le_bytes());
-        header.extend_from_slice(&1u16.to_le_bytes()); // PCM
-        header.extend_from_slice(&1u16.to_le_bytes()); // mono
-        header.extend_from_slice(&SAMPLE_RATE.to_le_bytes());
-        header.extend_from_slice(&(SAMPLE_RATE * 2).to_le_bytes()); // bytes per second
-        header.extend_from_slice(&2u16.to_le_bytes()); // bytes per frame
-        header.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
-        header.extend_from_slice(b"data");
-        header.extend_from_slice(&0u32.to_le_bytes());
-        file.write_all(&header)?;
+        file.write_all(&wav_header(SAMPLE_RATE, 0))?;
         Ok(WavWriter { file, data_bytes: 0 })
     }
 
@@ -577,10 +556,8 @@ impl WavWriter {
         self.file.seek(SeekFrom::End(0))?;
         self.file.write_all(&bytes)?;
         self.data_bytes = self.data_bytes.saturating_add(bytes.len() as u32);
-        self.file.seek(SeekFrom::Start(4))?;
-        self.file.write_all(&(36 + self.data_bytes).to_le_bytes())?;
-        self.file.seek(SeekFrom::Start(40))?;
-        self.file.write_all(&self.data_bytes.to_le_bytes())
+        self.file.seek(SeekFrom::Start(0))?;
+        self.file.write_all(&wav_header(SAMPLE_RATE, self.data_bytes))
     }
 }
 

@@ -745,12 +745,12 @@ impl Sessions {
         let sharer =
             self.store.session_token(&hash, now).await?.ok_or(HttpError::from(ErrorCode::SessionTokenInvalid))?;
         let role = request.role.unwrap_or(SessionRole::Spectator);
-        if role == SessionRole::Controller && sharer.role != SessionRole::Controller.as_str() {
+        if role == SessionRole::Controller && SessionRole::parse(&sharer.role) == SessionRole::Spectator {
             return Err(invalid("a spectator can share only spectator links"));
         }
         let left_s = ((sharer.expires_at - now) / 1000).max(0) as u32;
         let ttl_s = request.ttl_seconds.unwrap_or(left_s);
-        if !(60..=left_s.max(60)).contains(&ttl_s) || left_s < 60 {
+        if !(60..=left_s).contains(&ttl_s) {
             return Err(invalid(&format!("ttl_seconds must be 60 to {left_s} (what is left of this token)")));
         }
         let row = SessionTokenRow {
@@ -778,11 +778,7 @@ impl Sessions {
             allow: parse_allow(&row.allow).into_iter().collect(),
             end_user: (!row.end_user.is_empty()).then(|| row.end_user.clone()),
             idle_timeout_seconds: row.idle_timeout_s as u32,
-            role: if row.role == SessionRole::Spectator.as_str() {
-                SessionRole::Spectator
-            } else {
-                SessionRole::Controller
-            },
+            role: SessionRole::parse(&row.role),
             group: row.group_ids.split(',').filter(|id| !id.is_empty()).map(str::to_owned).collect(),
             quality: start_quality(&row.quality),
         })

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::DeviceError;
 
+// The API's audio format and level, defined once in the protocol.
+pub use cloudphone_protocol::audio::{encode_wav, level_dbfs};
+
 /// Sample rate of the phone's audio output.
 pub const OUTPUT_RATE: u32 = 48_000;
 /// The most audio output buffered before the oldest is dropped (10 s).
@@ -115,15 +118,6 @@ impl Speaker {
     }
 }
 
-/// Level of a block of samples, dBFS, -90 for silence.
-pub fn level_dbfs(samples: &[i16]) -> f32 {
-    if samples.is_empty() {
-        return -90.0;
-    }
-    let mean_square = samples.iter().map(|s| (*s as f64 / i16::MAX as f64).powi(2)).sum::<f64>() / samples.len() as f64;
-    if mean_square <= 0.0 { -90.0 } else { (10.0 * mean_square.log10()).max(-90.0) as f32 }
-}
-
 /// Decodes a PNG or JPEG picture to straight RGBA.
 pub fn decode_picture(bytes: &[u8]) -> Result<CameraFrame, DeviceError> {
     let bad = |why: String| DeviceError::InvalidInput(format!("picture: {why}"));
@@ -217,28 +211,6 @@ pub fn decode_wav(bytes: &[u8]) -> Result<Pcm, DeviceError> {
         })
         .collect();
     Ok(Pcm { sample_rate: rate, samples })
-}
-
-/// Writes mono 16-bit samples as a WAV file.
-pub fn encode_wav(sample_rate: u32, samples: &[i16]) -> Vec<u8> {
-    let data_len = (samples.len() * 2) as u32;
-    let mut out = Vec::with_capacity(44 + samples.len() * 2);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&sample_rate.to_le_bytes());
-    out.extend_from_slice(&(sample_rate * 2).to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        out.extend_from_slice(&s.to_le_bytes());
-    }
-    out
 }
 
 #[cfg(test)]
